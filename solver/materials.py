@@ -1,0 +1,57 @@
+"""Material parameter sets, each value with its source.
+
+Values are SI. A preset is selected by name in a scenario (``preset: ...``)
+and any of its values may be overridden key by key there.
+"""
+
+from __future__ import annotations
+
+# Each preset: parameter -> (value in SI, source). Sources tagged [lit] are literature values
+# that were not re-checked against the original paper; [unconfirmed] marks ranges, not data.
+ELECTROLYTES: dict[str, dict[str, tuple[float, str]]] = {
+    "lipf6_ec_emc": {
+        # 1 M LiPF6 in EC:EMC 3:7 (w/w) at 25 degC.
+        "conductivity": (
+            0.949,
+            "Nyman et al., Electrochim. Acta 53 (2008) 6356, kappa(c) at 1 M [lit, as in PyBaMM]",
+        ),
+        "diffusivity": (1.77e-10, "Nyman et al. 2008, D(c) at 1 M [lit, as in PyBaMM]"),
+        "transference_number": (0.2594, "PyBaMM Chen2020 parameter set [lit]"),
+        "concentration": (1000.0, "1 M nominal"),
+    },
+    "litfsi_dol_dme": {
+        # 1 M LiTFSI in DOL/DME (1:1 v/v), the BTO study's electrolyte (+1% LiNO3).
+        "conductivity": (1.1, "typical 1.0-1.2 S/m [lit, unconfirmed: range, not a measurement]"),
+        "diffusivity": (3.0e-10, "typical 2-4e-10 m^2/s [lit, unconfirmed: range midpoint]"),
+        "transference_number": (0.45, "typical 0.4-0.5 [lit, unconfirmed: range midpoint]"),
+        "concentration": (1000.0, "1 M nominal (Li et al., Batteries & Supercaps 2022)"),
+    },
+}
+
+# Butler-Volmer kinetics of Li/Li+ at the Li surface.
+KINETICS: dict[str, dict[str, tuple[float, str]]] = {
+    "li_bare": {
+        "exchange_current_density": (
+            4.1,
+            "0.41 mA/cm^2, bare Li, Zhang et al., Adv. Funct. Mater. 2021 (alloy study) [paper]",
+        ),
+        "alpha_a": (0.5, "symmetric charge transfer, assumed"),
+        "alpha_c": (0.5, "symmetric charge transfer, assumed"),
+    },
+    "li_fast": {
+        "exchange_current_density": (
+            37.1,
+            "3.71 mA/cm^2, Li3Mg7@Li apparent i0, Zhang et al. 2021 [paper]",
+        ),
+        "alpha_a": (0.5, "symmetric charge transfer, assumed"),
+        "alpha_c": (0.5, "symmetric charge transfer, assumed"),
+    },
+}
+
+
+def preset_values(table: dict[str, dict[str, tuple[float, str]]], name: str) -> dict[str, float]:
+    return {key: value for key, (value, _source) in table[name].items()}
+
+
+def preset_sources(table: dict[str, dict[str, tuple[float, str]]], name: str) -> dict[str, str]:
+    return {key: source for key, (_value, source) in table[name].items()}

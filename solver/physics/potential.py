@@ -1,0 +1,340 @@
+"""Electrolyte potential: primary and secondary current distribution.
+
+Unknown: the electrolyte potential phi (V) in every conducting region (electrolyte and
+porous layers), with a piecewise-constant conductivity kappa (S/m) per region.
+
+    -div(kappa grad phi) = 0                                    in the regions
+    phi = 0                                                     on the counter boundaries
+    kappa grad(phi).n = i_a(eta),  eta = V - phi - E_eq         on the electrode boundaries
+    grad(phi).n = 0                                             elsewhere (walls, symmetry, axis)
+
+n is the outward normal of the electrolyte domain (it points into the electrode), and
+i_a = i0 [exp(alpha_a F eta / RT) - exp(-alpha_c F eta / RT)] is the Butler-Volmer
+*anodic* current density (positive = stripping). The plating current density reported
+everywhere in this project is i = -i_a = -kappa grad(phi).n (positive = Li deposited).
+
+* primary:   eta = 0, i.e. phi = V - E_eq on the electrode (a Dirichlet condition).
+* secondary: Butler-Volmer as above, solved with PETSc SNES (Newton, backtracking).
+
+Control:
+* potentiostatic: V is given.
+* galvanostatic: V is a global unknown (a "real" element, one DOF) with the constraint
+  that the total plating current equals i_app * A_projected. For the primary model the
+  problem is linear in V, so it is solved for V = -1 V and scaled (exact).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import basix.ufl
+import numpy as np
+import ufl
+
+from solver._dolfinx import MPI, PETSc, dolfinx
+from solver.domain import Domain
+from solver.errors import SolverError
+
+FARADAY = 96485.33212  # C/mol
+GAS_CONSTANT = 8.314462618  # J/(mol K)
+
+
+@dataclasses.dataclass
+class ButlerVolmer:
+    """Kinetics on one electrode boundary (SI)."""
+
+    i0: float
+    alpha_a: float = 0.5
+    alpha_c: float = 0.5
+    e_eq: float = 0.0
+
+    def anodic_current(self, eta, f):
+        """UFL (or numpy) expression of the anodic current density; f = F/RT."""
+        exp = ufl.exp if isinstance(eta, ufl.core.expr.Expr) else np.exp
+        return self.i0 * (exp(self.alpha_a * f * eta) - exp(-self.alpha_c * f * eta))
+
+    def charge_transfer_resistance(self, f) -> float:
+        """Linearised R_ct = RT / [F i0 (alpha_a + alpha_c)] (Ohm m^2)."""
+        return 1.0 / (f * self.i0 * (self.alpha_a + self.alpha_c))
+
+
+@dataclasses.dataclass
+class PotentialResult:
+    phi: dolfinx.fem.Function
+    electrode_potential: float
+    newton_iterations: int
+    linear_iterations: int
+    snes_reason: int
+
+
+DIRECT_LIMIT = 100_000  # DOFs below which "auto" picks a direct solver
+
+
+class CurrentDistribution:
+    """Primary/secondary current distribution in the electrolyte of a Domain.
+
+    Args:
+        domain: mesh with named regions and boundaries.
+        conductivity: region name -> kappa (S/m); every cell must be covered.
+        electrode: boundary name -> ButlerVolmer kinetics (the working electrode).
+        counter: boundary names where phi = 0.
+        model: "primary" or "secondary".
+        control: "galvanostatic" or "potentiostatic".
+        current_density: applied mean plating current density (A/m^2, projected area).
+        electrode_potential: applied electrode potential V (potentiostatic).
+        temperature: K.
+        degree: Lagrange degree.
+        linear_solver: "auto", "direct" or "iterative".
+        petsc_options: user options merged over the defaults.
+    """
+
+    def __init__(
+        self,
+        domain: Domain,
+        conductivity: dict[str, float],
+        electrode: dict[str, ButlerVolmer],
+        counter: list[str],
+        model: str = "secondary",
+        control: str = "galvanostatic",
+        current_density: float = 10.0,
+        electrode_potential: float = -0.05,
+        temperature: float = 298.15,
+        degree: int = 2,
+        linear_solver: str = "auto",
+        rtol: float = 1e-10,
+        atol: float = 1e-12,
+        max_iterations: int = 50,
+        petsc_options: dict | None = None,
+        prefix: str = "potential_",
+    ):
+        self.domain = domain
+        self.conductivity = conductivity
+        self.electrode = electrode
+        self.counter = counter
+        self.model = model
+        self.control = control
+        self.current_density = current_density
+        self.electrode_potential = electrode_potential
+        self.temperature = temperature
+        self.f = FARADAY / (GAS_CONSTANT * temperature)
+        self.degree = degree
+        self.linear_solver = linear_solver
+        self.rtol, self.atol, self.max_iterations = rtol, atol, max_iterations
+        self.user_options = dict(petsc_options or {})
+        self.prefix = prefix
+
+        mesh = domain.mesh
+        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.kappa = self._conductivity_field()
+        self.phi = dolfinx.fem.Function(self.V, name="electrolyte_potential")
+        self.source = None  # optional volumetric source (MMS); set by tests
+        self.extra_flux = {}  # boundary name -> UFL flux added to kappa grad(phi).n (MMS)
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _conductivity_field(self) -> dolfinx.fem.Function:
+        Q = dolfinx.fem.functionspace(self.domain.mesh, ("DG", 0))
+        kappa = dolfinx.fem.Function(Q, name="conductivity")
+        kappa.x.array[:] = np.nan
+        for region, value in self.conductivity.items():
+            kappa.x.array[self.domain.region_cells(region)] = value
+        owned = Q.dofmap.index_map.size_local
+        local_missing = int(np.isnan(kappa.x.array[:owned]).sum())
+        if self.domain.comm.allreduce(local_missing, op=MPI.SUM):
+            raise SolverError("some cells have no conductivity: every region needs a material")
+        kappa.x.scatter_forward()
+        return kappa
+
+    @property
+    def num_dofs(self) -> int:
+        return self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
+
+    def _use_direct(self) -> bool:
+        if self.linear_solver == "auto":
+            return self.num_dofs < DIRECT_LIMIT
+        return self.linear_solver == "direct"
+
+    def _options(self, mixed: bool) -> dict:
+        opts: dict = {
+            "snes_type": "newtonls",
+            "snes_linesearch_type": "bt",
+            "snes_rtol": self.rtol,
+            "snes_atol": self.atol,
+            "snes_max_it": self.max_iterations,
+        }
+        if self._use_direct():
+            opts |= {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+        elif not mixed:
+            # SPD operator (Laplacian + positive BV boundary term): CG + smoothed aggregation AMG.
+            opts |= {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-10, "ksp_atol": 1e-30}
+        else:
+            # Bordered system [A b; c^T d] (phi, V): Schur complement on the single V DOF.
+            opts |= {
+                "ksp_type": "fgmres",
+                "ksp_rtol": 1e-10,
+                "ksp_atol": 1e-30,
+                "pc_type": "fieldsplit",
+                "pc_fieldsplit_type": "schur",
+                "pc_fieldsplit_schur_fact_type": "full",
+                "pc_fieldsplit_schur_precondition": "full",
+                "fieldsplit_phi_ksp_type": "cg",
+                "fieldsplit_phi_ksp_rtol": 1e-12,
+                "fieldsplit_phi_pc_type": "gamg",
+                "fieldsplit_V_ksp_type": "preonly",
+                "fieldsplit_V_pc_type": "none",
+            }
+        opts.update(self.user_options)
+        return opts
+
+    def _electrode_terms(self, phi, voltage):
+        """Sum over electrode boundaries of the anodic BV current times test weight pieces."""
+        terms = []
+        for name, bv in self.electrode.items():
+            eta = voltage - phi - bv.e_eq
+            terms.append((name, bv.anodic_current(eta, self.f)))
+        return terms
+
+    def _counter_bc(self, value: float = 0.0):
+        mesh = self.domain.mesh
+        facets = self.domain.facets(self.counter)
+        dofs = dolfinx.fem.locate_dofs_topological(self.V, mesh.topology.dim - 1, facets)
+        return dolfinx.fem.dirichletbc(PETSc.ScalarType(value), dofs, self.V)
+
+    # ------------------------------------------------------------------ solves
+    def solve(self) -> PotentialResult:
+        if self.model == "primary":
+            return self._solve_primary()
+        if self.control == "potentiostatic":
+            return self._solve_secondary_potentiostatic()
+        return self._solve_secondary_galvanostatic()
+
+    def _volume_terms(self, phi, v):
+        w = self.domain.weight
+        F = self.kappa * ufl.inner(ufl.grad(phi), ufl.grad(v)) * w * self.domain.dx
+        if self.source is not None:
+            F -= self.source * v * w * self.domain.dx
+        for name, flux in self.extra_flux.items():
+            F -= flux * v * w * self.domain.ds_on([name])
+        return F
+
+    def _run_snes(self, F, u, bcs, mixed=False, J=None):
+        from dolfinx.fem.petsc import NonlinearProblem
+
+        options = self._options(mixed)
+        problem = NonlinearProblem(
+            F, u, bcs=bcs, J=J, petsc_options_prefix=self.prefix, petsc_options=options, kind="mpi" if mixed else None
+        )
+        snes = problem.solver
+        if mixed and not self._use_direct() and options.get("pc_type") == "fieldsplit":
+            self._set_fieldsplit(problem)
+        problem.solve()
+        reason = snes.getConvergedReason()
+        its = snes.getIterationNumber()
+        lin = snes.getLinearSolveIterations()
+        if reason <= 0:
+            raise SolverError(
+                f"the potential solve did not converge (SNES reason {reason} after {its} Newton "
+                f"iterations); try a smaller current, a finer mesh or solver.petsc_options"
+            )
+        return its, lin, reason
+
+    def _set_fieldsplit(self, problem):
+        """Name the (phi, V) blocks of the monolithic matrix for PCFIELDSPLIT."""
+        start = problem.A.getOwnershipRange()[0]
+        n_phi = self.V.dofmap.index_map.size_local
+        n_r = self._R.dofmap.index_map.size_local
+        comm = self.domain.comm
+        is_phi = PETSc.IS().createStride(n_phi, first=start, step=1, comm=comm)
+        is_r = PETSc.IS().createStride(n_r, first=start + n_phi, step=1, comm=comm)
+        pc = problem.solver.getKSP().getPC()
+        pc.setFieldSplitIS(("phi", is_phi), ("V", is_r))
+        problem.solver.setFromOptions()
+
+    def _solve_primary(self) -> PotentialResult:
+        """Linear: phi = V - E_eq on the electrode, 0 on the counter."""
+        mesh = self.domain.mesh
+        fdim = mesh.topology.dim - 1
+        eqs = {bv.e_eq for bv in self.electrode.values()}
+        if len(eqs) > 1 and self.control == "galvanostatic":
+            raise SolverError("galvanostatic primary control needs one equilibrium potential on all boundaries")
+        e_eq = eqs.pop()
+        voltage = e_eq - 1.0 if self.control == "galvanostatic" else self.electrode_potential
+        phi, v = self.phi, ufl.TestFunction(self.V)
+        bcs = [self._counter_bc(0.0)]
+        for name, bv in self.electrode.items():
+            dofs = dolfinx.fem.locate_dofs_topological(self.V, fdim, self.domain.facets([name]))
+            bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(voltage - bv.e_eq), dofs, self.V))
+        F = self._volume_terms(phi, v)
+        its, lin, reason = self._run_snes(F, phi, bcs)
+        if self.control == "galvanostatic":
+            # phi is linear in U = V - E_eq (E_eq uniform): solved for U = -1, scaled to the target.
+            from solver.postprocess import recover_current
+
+            total = recover_current(self).total(self.electrode)
+            if total == 0:
+                raise SolverError("no current reaches the electrode: is it connected to the counter?")
+            scale = self.current_density * self.domain.projected_area / total
+            self.phi.x.array[:] *= scale
+            voltage = e_eq - scale
+        return PotentialResult(self.phi, voltage, its, lin, reason)
+
+    def _initial_voltage(self) -> float:
+        """Estimate of V for the applied current: ohmic drop over the cell + BV overpotential."""
+        i_app = self.current_density
+        kappa_min = min(self.conductivity.values())
+        ymax = self.domain.comm.allreduce(
+            float(self.domain.mesh.geometry.x[:, self.domain.mesh.geometry.dim - 1].max(initial=0)), op=MPI.MAX
+        )
+        bv = next(iter(self.electrode.values()))
+        a = 0.5 * (bv.alpha_a + bv.alpha_c)
+        eta = -math.asinh(i_app / (2 * bv.i0)) / (a * self.f)
+        return bv.e_eq + eta - i_app * ymax / kappa_min
+
+    def _solve_secondary_potentiostatic(self) -> PotentialResult:
+        phi, v = self.phi, ufl.TestFunction(self.V)
+        w = self.domain.weight
+        V_app = dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(self.electrode_potential))
+        F = self._volume_terms(phi, v)
+        for name, i_a in self._electrode_terms(phi, V_app):
+            F -= i_a * v * w * self.domain.ds_on([name])
+        its, lin, reason = self._run_snes(F, phi, [self._counter_bc(0.0)])
+        return PotentialResult(self.phi, self.electrode_potential, its, lin, reason)
+
+    def _solve_secondary_galvanostatic(self) -> PotentialResult:
+        mesh = self.domain.mesh
+        self._R = dolfinx.fem.functionspace(mesh, basix.ufl.real_element(mesh.basix_cell(), ()))
+        voltage = dolfinx.fem.Function(self._R, name="electrode_potential")
+        voltage.x.array[:] = self._initial_voltage()
+        phi = self.phi
+        v, mu = ufl.TestFunctions(ufl.MixedFunctionSpace(self.V, self._R))
+        w = self.domain.weight
+        i_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(self.current_density))
+        F = self._volume_terms(phi, v)
+        plating = 0
+        for name, i_a in self._electrode_terms(phi, voltage):
+            F -= i_a * v * w * self.domain.ds_on([name])
+            plating += -i_a * mu * w * self.domain.ds_on([name])
+        # Constraint: total plating current = i_app * (projected electrode area). The
+        # counter boundaries have the projected area in every geometry of this project
+        # (their area is checked against it in postprocessing), so i_app is integrated there.
+        constraint = plating - i_app * mu * w * self.domain.ds_on(self.counter)
+        self._check_counter_area()
+        residual = ufl.extract_blocks(F + constraint)
+        u = [phi, voltage]
+        du = ufl.TrialFunctions(ufl.MixedFunctionSpace(self.V, self._R))
+        J = ufl.extract_blocks(
+            sum(ufl.derivative(F + constraint, ui, dui) for ui, dui in zip(u, du))
+        )
+        its, lin, reason = self._run_snes(residual, u, [self._counter_bc(0.0)], mixed=True, J=J)
+        value = float(self.domain.comm.allreduce(
+            voltage.x.array[0] if voltage.x.array.size else -np.inf, op=MPI.MAX))
+        return PotentialResult(self.phi, value, its, lin, reason)
+
+    def _check_counter_area(self):
+        area = self.domain.area(self.counter)
+        ref = self.domain.projected_area
+        if abs(area - ref) > 1e-6 * ref:
+            raise SolverError(
+                f"galvanostatic control integrates the applied current over the counter boundary, whose "
+                f"area ({area:.4g}) differs from the projected electrode area ({ref:.4g})"
+            )

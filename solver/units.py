@@ -1,0 +1,119 @@
+"""Quantities with units in scenario files, converted to SI on load.
+
+A scenario value may be a plain number (taken as already SI) or a string
+``"<number> <unit>"`` such as ``"1 mA/cm^2"``, ``"8 um"`` or ``"25 degC"``.
+Each field declares the physical dimension it expects; a string whose unit
+has another dimension (``"1 mA"`` for a current density) is rejected with a
+message naming the expected and received units.
+
+The parsing is done by Pint; the types below plug it into the pydantic
+schema so that validation and conversion happen in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, WithJsonSchema
+
+__all__ = [
+    "to_si",
+    "Quantity",
+    "Length",
+    "CurrentDensity",
+    "Conductivity",
+    "Potential",
+    "Temperature",
+    "Time",
+    "Diffusivity",
+    "Concentration",
+    "Dimensionless",
+    "SI_UNIT",
+]
+
+# dimension name -> (pint dimensionality string, SI unit shown in messages)
+SI_UNIT: dict[str, tuple[str, str]] = {
+    "length": ("[length]", "m"),
+    "current_density": ("[current] / [length] ** 2", "A/m^2"),
+    "conductivity": ("[current] ** 2 * [time] ** 3 / [mass] / [length] ** 3", "S/m"),
+    "potential": ("[mass] * [length] ** 2 / [current] / [time] ** 3", "V"),
+    "temperature": ("[temperature]", "K"),
+    "time": ("[time]", "s"),
+    "diffusivity": ("[length] ** 2 / [time]", "m^2/s"),
+    "concentration": ("[substance] / [length] ** 3", "mol/m^3"),
+    "dimensionless": ("", "1"),
+}
+
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+@functools.cache
+def _registry():
+    import pint
+
+    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    # Battery shorthand: "M" is mol/L (pint's default "M" is mega-nothing).
+    ureg.define("molar = mol / liter = M")
+    return ureg
+
+
+def to_si(value: Any, dimension: str) -> float:
+    """Convert ``value`` (number or "number unit" string) to an SI float.
+
+    Raises ``ValueError`` with a readable message when the string cannot be
+    parsed or its unit does not have ``dimension``.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a number or a quantity string, got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a number or a quantity string like '1 {SI_UNIT[dimension][1]}'")
+    match = _NUMBER_UNIT.match(value)
+    if not match:
+        raise ValueError(f"cannot read {value!r} as '<number> <unit>'")
+    number, unit = float(match.group(1)), match.group(2).replace("^", "**")
+    ureg = _registry()
+    dim_str, si = SI_UNIT[dimension]
+    try:
+        quantity = ureg.Quantity(number, unit) if unit else ureg.Quantity(number)
+    except Exception as err:  # pint raises several exception types
+        raise ValueError(f"unknown unit {match.group(2)!r} in {value!r}") from err
+    want = ureg.get_dimensionality(dim_str) if dim_str else ureg.dimensionless.dimensionality
+    if quantity.dimensionality != want:
+        got = str(quantity.units) if unit else "no unit"
+        raise ValueError(
+            f"{value!r} has units of {got} ({quantity.dimensionality or 'dimensionless'}), "
+            f"expected a {dimension.replace('_', ' ')} (e.g. in {si})"
+        )
+    return float(quantity.to_base_units().magnitude) if dim_str else float(quantity.to("").magnitude)
+
+
+def Quantity(dimension: str):  # noqa: N802 - reads like a type in annotations
+    """Annotated float type that accepts a number (SI) or a quantity string."""
+    si = SI_UNIT[dimension][1]
+    return Annotated[
+        float,
+        BeforeValidator(functools.partial(to_si, dimension=dimension)),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", "description": f"SI value in {si}"},
+                    {"type": "string", "description": f"quantity with units, e.g. '1 {si}'"},
+                ]
+            }
+        ),
+    ]
+
+
+Length = Quantity("length")
+CurrentDensity = Quantity("current_density")
+Conductivity = Quantity("conductivity")
+Potential = Quantity("potential")
+Temperature = Quantity("temperature")
+Time = Quantity("time")
+Diffusivity = Quantity("diffusivity")
+Concentration = Quantity("concentration")
+Dimensionless = Quantity("dimensionless")

@@ -1,0 +1,40 @@
+"""Small meshes built in code (no Gmsh) for verification tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver._dolfinx import MPI, dolfinx
+from solver.domain import Domain
+
+# Boundary tags of the unit square: y=0 electrode, y=1 counter, x=0 / x=1 sides.
+TAGS = {"electrode": 1, "counter": 2, "left": 3, "right": 4}
+
+
+def unit_square(n: int, axisymmetric: bool = False, comm=MPI.COMM_WORLD) -> Domain:
+    mesh = dolfinx.mesh.create_unit_square(comm, n, n, dolfinx.mesh.CellType.triangle)
+    tdim = mesh.topology.dim
+    cells = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, cells, np.ones_like(cells))
+    where = {
+        "electrode": lambda x: np.isclose(x[1], 0.0),
+        "counter": lambda x: np.isclose(x[1], 1.0),
+        "left": lambda x: np.isclose(x[0], 0.0) & (x[1] > 1e-12) & (x[1] < 1 - 1e-12),
+        "right": lambda x: np.isclose(x[0], 1.0) & (x[1] > 1e-12) & (x[1] < 1 - 1e-12),
+    }
+    idx, val = [], []
+    for name, marker in where.items():
+        f = dolfinx.mesh.locate_entities_boundary(mesh, tdim - 1, marker)
+        idx.append(f)
+        val.append(np.full_like(f, TAGS[name]))
+    idx = np.concatenate(idx)
+    order = np.argsort(idx)
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, idx[order], np.concatenate(val)[order])
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    area = np.pi if axisymmetric else 1.0
+    return Domain(mesh, cell_tags, facet_tags, {"electrolyte": 1}, dict(TAGS), axisymmetric, area)
+
+
+def rate(errors, hs) -> float:
+    """Observed order from the last two refinements."""
+    return float(np.log(errors[-2] / errors[-1]) / np.log(hs[-2] / hs[-1]))
