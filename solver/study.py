@@ -1,0 +1,288 @@
+"""A stationary current-distribution study: scenario case -> mesh -> solve -> metrics -> files.
+
+This is the only module that knows both the scenario schema and the physics classes;
+it translates one into the other.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import ufl
+import yaml
+
+import meshes
+from solver._dolfinx import MPI, dolfinx
+from solver.domain import Domain
+from solver.errors import UserError
+from solver.output import Staging, gather_grid, provenance, write_json
+from solver.physics.potential import ButlerVolmer, CurrentDistribution
+from solver.postprocess import boundary_stats, recover_current, value_near
+from solver.scenario import Case, ElectrolyteMaterial, PorousLayerMaterial
+
+
+class Log:
+    """Progress lines on rank 0 only."""
+
+    def __init__(self, comm, quiet: bool = False):
+        self.comm, self.quiet, self.t0 = comm, quiet, time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        if self.comm.rank == 0 and not self.quiet:
+            print(f"[{time.perf_counter() - self.t0:7.2f} s] {msg}", flush=True)
+
+
+def build_domain(case: Case, comm) -> Domain:
+    s = case.scenario
+    builder = meshes.BUILDERS[s.geometry.builder]
+    mesh, cell_tags, facet_tags, info = meshes.generate(builder, case.geometry, s.mesh, comm)
+    return Domain(
+        mesh, cell_tags, facet_tags, info.regions, info.boundaries, info.axisymmetric,
+        info.projected_area, info.landmarks,
+    )
+
+
+def conductivities(case: Case) -> dict[str, float]:
+    """Region -> effective ionic conductivity (S/m) from the materials section."""
+    out = {}
+    for mat in case.scenario.materials.values():
+        if isinstance(mat, ElectrolyteMaterial):
+            kappa = mat.conductivity
+        elif isinstance(mat, PorousLayerMaterial):
+            host = case.scenario.materials[mat.electrolyte]
+            kappa = mat.conductivity or host.conductivity * mat.porosity**mat.bruggeman
+        for region in mat.regions:
+            out[region] = kappa
+    return out
+
+
+def make_problem(case: Case, domain: Domain, prefix: str = "potential_") -> CurrentDistribution:
+    s = case.scenario
+    electrode = {}
+    for name in s.physics.electrode.boundaries:
+        k = s.physics.electrode.kinetics_on(name)
+        electrode[name] = ButlerVolmer(k.exchange_current_density, k.alpha_a, k.alpha_c, k.equilibrium_potential)
+    return CurrentDistribution(
+        domain,
+        conductivities(case),
+        electrode,
+        s.physics.counter.boundaries,
+        model=s.physics.model,
+        control=s.study.control,
+        current_density=s.study.current_density,
+        electrode_potential=s.study.electrode_potential,
+        temperature=s.physics.temperature,
+        degree=s.solver.degree,
+        linear_solver=s.solver.linear_solver,
+        rtol=s.solver.rtol,
+        atol=s.solver.atol,
+        max_iterations=s.solver.max_iterations,
+        petsc_options=s.solver.petsc_options,
+        prefix=prefix,
+    )
+
+
+def regime(wagner: float, model: str) -> str:
+    if model == "primary":
+        return "primary distribution (no kinetic resistance): the upper bound of tip focusing"
+    if wagner < 0.1:
+        return "ohmic control (Wa < 0.1): current follows the primary distribution, strong tip focusing"
+    if wagner < 10:
+        return "mixed ohmic-kinetic control (0.1 <= Wa < 10): tip focusing partly evened out"
+    return "kinetic control (Wa >= 10): nearly uniform current, little tip focusing"
+
+
+def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -> dict:
+    s = case.scenario
+    d = problem.domain
+    names = s.physics.electrode.boundaries
+    total_e = current.total(names)
+    total_c = -current.total(s.physics.counter.boundaries)
+    per_boundary = {n: boundary_stats(current, [n]) for n in names}
+    metrics = {
+        "model": s.physics.model,
+        "control": s.study.control,
+        "electrode_potential_V": result.electrode_potential,
+        "applied_current_density_A_m2": s.study.current_density if s.study.control == "galvanostatic" else None,
+        "total_current_A": total_e,
+        "total_current_unit": "A per metre of depth" if (d.mesh.geometry.dim == 2 and not d.axisymmetric) else "A",
+        "mean_current_density_projected_A_m2": total_e / d.projected_area,
+        "charge_balance_error": abs(total_e - total_c) / abs(total_e) if total_e else math.nan,
+        "electrode": {"all": boundary_stats(current, names), **per_boundary},
+    }
+    apexes = d.landmarks.get("apex") or []
+    if apexes and "far" in d.landmarks:
+        apex = value_near(current, apexes[0], names)
+        far = value_near(current, d.landmarks["far"], names)
+        metrics["apex_current_density_A_m2"] = apex
+        metrics["far_current_density_A_m2"] = far
+        metrics["tip_over_far"] = apex / far if far else math.nan
+    # Wagner number with the conductivity next to the electrode and the bud height as length.
+    length = d.landmarks.get("bud_height") or 0.0
+    if not length:
+        length = d.comm.allreduce(float(d.mesh.geometry.x[:, d.mesh.geometry.dim - 1].max(initial=0)), op=MPI.MAX)
+    kappa_wall = _conductivity_at(problem, names)
+    if s.physics.model == "primary":
+        wagner = 0.0
+    else:
+        r_ct = min(bv.charge_transfer_resistance(problem.f) for bv in problem.electrode.values())
+        wagner = kappa_wall * r_ct / length
+    metrics["wagner_number"] = wagner
+    metrics["wagner_inputs"] = {"conductivity_S_m": kappa_wall, "length_m": length}
+    metrics["regime"] = regime(wagner, s.physics.model)
+    metrics["dofs"] = problem.num_dofs
+    metrics["cells"] = d.num_cells_global()
+    metrics["newton_iterations"] = result.newton_iterations
+    metrics["linear_iterations"] = result.linear_iterations
+    return metrics
+
+
+def _conductivity_at(problem: CurrentDistribution, names) -> float:
+    """Smallest conductivity among cells touching the named boundaries."""
+    d = problem.domain
+    tdim = d.mesh.topology.dim
+    f2c = d.mesh.topology.connectivity(tdim - 1, tdim)
+    facets = d.facets(names)
+    cells = np.unique(np.concatenate([f2c.links(f) for f in facets])) if facets.size else np.array([], dtype=np.int32)
+    local = float(problem.kappa.x.array[cells].min(initial=np.inf))
+    return d.comm.allreduce(local, op=MPI.MIN)
+
+
+def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, metrics: dict, fields: bool) -> None:
+    comm = problem.domain.comm
+    if fields:
+        d = problem.domain
+        mesh = d.mesh
+        tdim = mesh.topology.dim
+        gdim = mesh.geometry.dim
+        V = problem.V
+        plating = dolfinx.fem.Function(V, name="plating_current_density")
+        plating.interpolate(current.field)
+        # cell-average current density vector i = -kappa grad(phi)
+        Q = dolfinx.fem.functionspace(mesh, ("DG", 0, (gdim,)))
+        ivec = dolfinx.fem.Function(Q)
+        ivec.interpolate(dolfinx.fem.Expression(-problem.kappa * ufl.grad(problem.phi), Q.element.interpolation_points))
+        n_owned = mesh.topology.index_map(tdim).size_local
+        vec = ivec.x.array.reshape(-1, gdim)[:n_owned]
+        vec3 = np.zeros((n_owned, 3))
+        vec3[:, :gdim] = vec
+        region = np.zeros(n_owned, dtype=np.int32)
+        region[d.cell_tags.indices[d.cell_tags.indices < n_owned]] = d.cell_tags.values[d.cell_tags.indices < n_owned]
+        grid = gather_grid(
+            V,
+            {"electrolyte_potential": problem.phi, "plating_current_density": plating},
+            {
+                "current_density": vec3,
+                "current_density_magnitude": np.linalg.norm(vec3, axis=1),
+                "conductivity": problem.kappa.x.array[:n_owned],
+                "region": region,
+            },
+        )
+        if comm.rank == 0:
+            grid.field_data["region_names"] = np.array([f"{v}={k}" for k, v in d.regions.items()])
+            grid.save(str(folder / "fields.vtkhdf"))
+        _write_electrode_csv(folder, case, current)
+    if comm.rank == 0:
+        write_json(folder / "metrics.json", metrics)
+
+
+def _write_electrode_csv(folder: Path, case: Case, current) -> None:
+    """Plating current density at every electrode vertex: x, y, z, boundary, i (A/m^2)."""
+    d = current.domain
+    V = current.field.function_space
+    rows = []
+    for name in case.scenario.physics.electrode.boundaries:
+        dofs = current.dofs([name])
+        x = V.tabulate_dof_coordinates()[dofs]
+        rows.append((x, np.full(len(dofs), name), current.field.x.array[dofs]))
+    gathered = d.comm.gather(rows, root=0)
+    if d.comm.rank != 0:
+        return
+    lines = ["x_m,y_m,z_m,boundary,plating_current_density_A_m2"]
+    records = []
+    for rank_rows in gathered:
+        for x, names, values in rank_rows:
+            for xi, ni, vi in zip(x, names, values):
+                records.append((xi[0], xi[1], xi[2], ni, vi))
+    records.sort(key=lambda r: (r[0], r[1], r[2]))
+    seen = set()
+    for r in records:
+        key = (round(r[0], 15), round(r[1], 15), round(r[2], 15))
+        if key in seen:
+            continue
+        seen.add(key)
+        lines.append(f"{r[0]:.9e},{r[1]:.9e},{r[2]:.9e},{r[3]},{r[4]:.9e}")
+    (folder / "electrode_current.csv").write_text("\n".join(lines) + "\n")
+
+
+def output_dir(cases: list[Case], override: str | None = None) -> Path:
+    s = cases[0].scenario
+    return Path(override or s.outputs.directory or Path("results") / s.name)
+
+
+def run(cases: list[Case], source: str, comm=MPI.COMM_WORLD, outdir: str | None = None, quiet=False,
+        pictures: bool | None = None) -> dict:
+    """Run every case of a scenario; write the results folder; return {case: metrics}."""
+    log = Log(comm, quiet)
+    t_start = time.perf_counter()
+    final = output_dir(cases, outdir)
+    s0 = cases[0].scenario
+    if final.exists() and not s0.outputs.overwrite:
+        raise UserError(f"{source}: outputs.overwrite is false and {final} exists")
+    all_metrics = {}
+    multi = len(cases) > 1
+    with Staging(final, comm, s0.outputs.overwrite) as stage:
+        for case in cases:
+            label = f"[{case.name}] " if multi else ""
+            folder = stage / case.name if multi else stage
+            if comm.rank == 0:
+                folder.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            log(f"{label}mesh: building '{case.scenario.geometry.builder}' ({case.geometry.dimension})")
+            domain = build_domain(case, comm)
+            t_mesh = time.perf_counter() - t0
+            problem = make_problem(case, domain)
+            log(f"{label}mesh: {domain.num_cells_global()} cells; solve: {case.scenario.physics.model} "
+                f"{case.scenario.study.control}, P{problem.degree}, {problem.num_dofs} DOFs")
+            t0 = time.perf_counter()
+            result = problem.solve()
+            t_solve = time.perf_counter() - t0
+            current = recover_current(problem)
+            metrics = {"case": case.name, **compute_metrics(case, problem, result, current)}
+            log(f"{label}solve: {result.newton_iterations} Newton / {result.linear_iterations} linear "
+                f"iterations; " + _summary(metrics))
+            t0 = time.perf_counter()
+            log(f"{label}write: {final / case.name if multi else final}")
+            metrics["timings_s"] = {"mesh": t_mesh, "solve": t_solve}
+            write_case(folder, case, problem, current, metrics, case.scenario.outputs.fields)
+            metrics["timings_s"]["write"] = time.perf_counter() - t0
+            all_metrics[case.name] = metrics
+        wall = time.perf_counter() - t_start
+        if comm.rank == 0:
+            resolved = {c.name: c.resolved() for c in cases}
+            (stage / "scenario.resolved.yaml").write_text(
+                f"# {source} with every default filled in; quantities in SI units\n"
+                + yaml.safe_dump(resolved if multi else resolved[cases[0].name], sort_keys=False)
+            )
+            write_json(stage / "metrics.json", {"source": source, "cases": all_metrics})
+            write_json(stage / "provenance.json", provenance(comm, wall))
+        want_pictures = s0.outputs.pictures if pictures is None else pictures
+        if want_pictures and all(c.scenario.outputs.fields for c in cases):
+            log("render: pictures")
+            if comm.rank == 0:
+                from solver import render
+
+                render.render_folder(stage)
+    log(f"done: results in {final} ({time.perf_counter() - t_start:.1f} s)")
+    return all_metrics
+
+
+def _summary(m: dict) -> str:
+    parts = [f"V = {m['electrode_potential_V'] * 1e3:.2f} mV", f"Wa = {m['wagner_number']:.3g}"]
+    if "tip_over_far" in m:
+        parts.append(f"tip_over_far = {m['tip_over_far']:.4f}")
+    parts.append(f"max/mean = {m['electrode']['all']['max_over_mean']:.4f}")
+    return ", ".join(parts)
