@@ -157,7 +157,10 @@ class Solver(Strict):
         "auto", description="auto: direct (MUMPS) below 100k DOFs, else CG/GMRES + GAMG"
     )
     rtol: float = Field(1e-10, gt=0, lt=1, description="SNES relative tolerance")
-    atol: float = Field(1e-12, gt=0, description="SNES absolute tolerance (scaled residual)")
+    atol: float = Field(
+        1e-12, gt=0, description="SNES absolute tolerance, relative to the electrode current scale "
+        "max(|i_app|, i0) * electrode area"
+    )
     max_iterations: int = Field(50, ge=1)
     petsc_options: dict[str, str | int | float | bool | None] = Field(
         {}, description="PETSc options merged over the defaults (keys without prefix)"
@@ -393,7 +396,13 @@ def load(path: str | Path, overrides: list[str] | None = None) -> list[Case]:
     Raises ``UserError`` listing every problem found (file, dotted key, message).
     """
     path = Path(path)
-    raw = _read_yaml(path)
+    return cases_from_dict(_read_yaml(path), str(path), overrides)
+
+
+def cases_from_dict(raw: dict, source: str = "<scenario>", overrides: list[str] | None = None) -> list[Case]:
+    """Validate a scenario given as a (YAML-like) dict; see ``load``."""
+    raw = copy.deepcopy(raw)
+    path = source
     for option in overrides or []:
         key, value = parse_set(option)
         set_dotted(raw, key, value)

@@ -159,7 +159,7 @@ class CurrentDistribution:
             "snes_type": "newtonls",
             "snes_linesearch_type": "bt",
             "snes_rtol": self.rtol,
-            "snes_atol": self.atol,
+            "snes_atol": self.atol * self._current_scale(),
             "snes_max_it": self.max_iterations,
         }
         if self._use_direct():
@@ -185,6 +185,11 @@ class CurrentDistribution:
             }
         opts.update(self.user_options)
         return opts
+
+    def _current_scale(self) -> float:
+        """Typical electrode current (A, or A/m in 2D): makes the absolute tolerance scale-free."""
+        i_ref = max([abs(self.current_density)] + [bv.i0 for bv in self.electrode.values()])
+        return i_ref * self.domain.area(list(self.electrode))
 
     def _electrode_terms(self, phi, voltage):
         """Sum over electrode boundaries of the anodic BV current times test weight pieces."""
