@@ -6,7 +6,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import json
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from solver.units import Length
 
@@ -27,7 +29,25 @@ class MeshOptions(BaseModel):
         10e-6, gt=0, description="distance over which sizes grow from fine to size_far"
     )
     order: Literal[1, 2] = Field(1, description="geometric order of the mesh (2 = curved cells)")
-    save: str | None = Field(None, description="also save the Gmsh mesh to this .msh file")
+    save: str | None = Field(
+        None, description="also save the Gmsh mesh to this .msh file (with a .json sidecar) for reuse"
+    )
+    load: str | None = Field(
+        None, description="reuse a mesh saved with 'save' instead of meshing again; it must have "
+        "been made from the same geometry parameters"
+    )
+
+    @model_validator(mode="after")
+    def _files(self):
+        if self.load:
+            for path in (Path(self.load), _sidecar(self.load)):
+                if not path.is_file():
+                    raise ValueError(f"load: no such file {str(path)!r} (write it first with 'save')")
+        return self
+
+
+def _sidecar(msh: str | Path) -> Path:
+    return Path(str(msh) + ".json")
 
 
 @dataclasses.dataclass
@@ -63,24 +83,50 @@ def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, lo
 
     Returns ``(mesh, cell_tags, facet_tags, info)``.
     """
-    from solver._dolfinx import dolfinx  # noqa: F401 - import order
+    from solver._dolfinx import dolfinx
     import gmsh
     from dolfinx.io import gmsh as gmshio
 
-    info = None
+    info, problem = None, None
     rank = comm.rank
+    params_json = params.model_dump(mode="json")
     if rank == 0:
         if not gmsh.isInitialized():
             gmsh.initialize(interruptible=False)
         gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add(builder.name)
-        info = builder.build(params, options)
-        if options.save:
-            Path(options.save).parent.mkdir(parents=True, exist_ok=True)
-            gmsh.write(str(options.save))
+        if options.load:
+            saved = json.loads(_sidecar(options.load).read_text())
+            if saved["builder"] != builder.name or saved["params"] != params_json:
+                problem = (
+                    f"mesh.load: {options.load} was made from other geometry parameters "
+                    "(remove mesh.load, or re-create it with mesh.save)"
+                )
+            else:
+                gmsh.open(str(options.load))
+                info = GeometryInfo(**saved["info"])
+        else:
+            gmsh.model.add(builder.name)
+            info = builder.build(params, options)
+            if options.save:
+                Path(options.save).parent.mkdir(parents=True, exist_ok=True)
+                gmsh.write(str(options.save))
+                _sidecar(options.save).write_text(json.dumps(
+                    {"builder": builder.name, "params": params_json, "info": dataclasses.asdict(info)}, indent=1
+                ))
+        if problem:
+            gmsh.finalize()
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        from solver.errors import UserError
+
+        raise UserError(problem)
     info = comm.bcast(info, root=0)
     try:
-        mesh_data = gmshio.model_to_mesh(gmsh.model if rank == 0 else None, comm, 0, gdim=info.gdim)
+        # Ghost cells across shared facets, so interface (dS) integrals work in parallel.
+        partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
+        mesh_data = gmshio.model_to_mesh(
+            gmsh.model if rank == 0 else None, comm, 0, gdim=info.gdim, partitioner=partitioner
+        )
     finally:
         if rank == 0:
             gmsh.model.remove()
