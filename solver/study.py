@@ -159,8 +159,14 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
         tdim = mesh.topology.dim
         gdim = mesh.geometry.dim
         V = problem.V
+        # recovered boundary current (P1) on the output space, zero away from the boundaries
         plating = dolfinx.fem.Function(V, name="plating_current_density")
         plating.interpolate(current.field)
+        names = list(problem.electrode) + list(problem.counter)
+        on_boundary = dolfinx.fem.locate_dofs_topological(V, tdim - 1, d.facets(names))
+        keep = np.zeros(plating.x.array.size, dtype=bool)
+        keep[on_boundary] = True
+        plating.x.array[~keep] = 0.0
         # cell-average current density vector i = -kappa grad(phi)
         Q = dolfinx.fem.functionspace(mesh, ("DG", 0, (gdim,)))
         ivec = dolfinx.fem.Function(Q)
