@@ -117,3 +117,15 @@ def test_galvanostatic_bud_delivers_applied_current(dimension):
     # a slower bud takes less than its share of current
     assert m["electrode"]["bud"]["mean"] < m["electrode"]["flat"]["mean"]
     assert 0 < m["wagner_number"] < math.inf
+
+
+@pytest.mark.mpi
+def test_extreme_current_converges_by_load_continuation():
+    """Newton from the ohmic guess overflows at 100 A/cm^2 with i0 = 1 uA/cm^2; the load
+    continuation gets there and the applied current is delivered."""
+    raw = bud_scenario("axisymmetric", 2 * R, 2 * R, 20 * R, 20 * R, R / 2, 2 * R, 5 * R, order=1, degree=1)
+    raw["physics"] = {"electrode": {"kinetics": {"exchange_current_density": "0.001 mA/cm^2"}}}
+    raw["study"] = {"current_density": "100 A/cm^2"}
+    m = solve(raw)
+    assert m["mean_current_density_projected_A_m2"] == pytest.approx(1e6, rel=1e-8)
+    assert m["newton_iterations"] > 10  # the continuation ran

@@ -93,3 +93,14 @@ def test_mpi_metrics_equal_serial(tmp_path):
 
     grid = pyvista.read(tmp_path / "mpi" / "bto" / "fields.vtkhdf")
     assert grid.n_points == ms["bto"]["dofs"]
+
+
+def test_nonconvergence_clear_message_no_output(tmp_path):
+    """A solve that cannot converge ends with one message, exit code 3, and no results folder."""
+    out = tmp_path / "out"
+    proc = cli("run", "scenarios/default.yaml", "-o", out, "-q", "--set", "solver.max_iterations=1",
+               "--set", "study.current_density=1000 A/cm^2",
+               "--set", "physics.electrode.kinetics.exchange_current_density=0.001 mA/cm^2")
+    assert proc.returncode == 3, proc.stderr
+    assert "did not converge" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists() and not (tmp_path / "out.partial").exists()

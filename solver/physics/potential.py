@@ -69,6 +69,7 @@ class PotentialResult:
 
 
 DIRECT_LIMIT = 100_000  # DOFs below which "auto" picks a direct solver
+RESIDUAL_CHECK = 1e-6  # a converged residual norm must be below this times the electrode current
 
 
 class CurrentDistribution:
@@ -161,6 +162,7 @@ class CurrentDistribution:
             "snes_rtol": self.rtol,
             "snes_atol": self.atol * self._current_scale(),
             "snes_max_it": self.max_iterations,
+            "snes_stol": 0.0,  # converge on the residual only, never on a stagnating step
         }
         if self._use_direct():
             opts |= {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
@@ -222,24 +224,64 @@ class CurrentDistribution:
             F -= flux * v * w * self.domain.ds_on([name])
         return F
 
-    def _run_snes(self, F, u, bcs, mixed=False, J=None):
+    def _run_snes(self, F, u, bcs, mixed=False, J=None, load=None, unloaded=None):
+        """Solve with SNES; on failure, continue in the load (a Constant) from a fraction of it.
+
+        ``load`` is the applied current density or electrode potential, ``unloaded`` the
+        solution at zero load (one value per function in ``u``). If the full load fails from
+        the initial guess, the solve restarts from the unloaded state, applies a quarter of the
+        load and steps up, halving the step after each failure (down to 1/64) before giving up.
+        """
         from dolfinx.fem.petsc import NonlinearProblem
 
         options = self._options(mixed)
         problem = NonlinearProblem(
-            F, u, bcs=bcs, J=J, petsc_options_prefix=self.prefix, petsc_options=options, kind="mpi" if mixed else None
+            F, u, bcs=bcs, J=J, petsc_options_prefix=self.prefix, petsc_options=options,
+            kind="mpi" if mixed else None,
         )
         snes = problem.solver
         if mixed and not self._use_direct() and options.get("pc_type") == "fieldsplit":
             self._set_fieldsplit(problem)
-        problem.solve()
-        reason = snes.getConvergedReason()
-        its = snes.getIterationNumber()
-        lin = snes.getLinearSolveIterations()
+        functions = u if isinstance(u, (list, tuple)) else [u]
+        its = lin = 0
+        residual_limit = RESIDUAL_CHECK * self._current_scale()
+
+        def attempt() -> int:
+            nonlocal its, lin
+            saved = [f.x.array.copy() for f in functions]
+            problem.solve()
+            its += snes.getIterationNumber()
+            lin += snes.getLinearSolveIterations()
+            reason = snes.getConvergedReason()
+            finite = all(np.isfinite(f.x.array).all() for f in functions)
+            # A relative decrease from an absurd first residual is not convergence: the final
+            # residual must also be small against the electrode current itself.
+            small = snes.getFunctionNorm() <= residual_limit
+            if reason <= 0 or not small or not self.domain.comm.allreduce(finite, op=MPI.LAND):
+                for f, a in zip(functions, saved):
+                    f.x.array[:] = a
+                return min(reason, -1)
+            return reason
+
+        reason = attempt()
+        if reason <= 0 and load is not None:
+            target = float(load.value)
+            for f, value in zip(functions, unloaded or [0.0] * len(functions)):
+                f.x.array[:] = value
+            done, step = 0.0, 0.25
+            while done < 1.0 and step >= 1 / 64:
+                load.value = target * min(1.0, done + step)
+                if attempt() > 0:
+                    done = min(1.0, done + step)
+                else:
+                    step /= 2
+            load.value = target
+            reason = snes.getConvergedReason() if done >= 1.0 else reason
         if reason <= 0:
             raise SolverError(
                 f"the potential solve did not converge (SNES reason {reason} after {its} Newton "
-                f"iterations); try a smaller current, a finer mesh or solver.petsc_options"
+                f"iterations, including load continuation); the applied current or potential may be "
+                f"unreachable: try a smaller one, a finer mesh or other solver.petsc_options"
             )
         return its, lin, reason
 
@@ -287,13 +329,28 @@ class CurrentDistribution:
         """Estimate of V for the applied current: ohmic drop over the cell + BV overpotential."""
         i_app = self.current_density
         kappa_min = min(self.conductivity.values())
-        ymax = self.domain.comm.allreduce(
-            float(self.domain.mesh.geometry.x[:, self.domain.mesh.geometry.dim - 1].max(initial=0)), op=MPI.MAX
-        )
+        ymax = self._height()
         bv = next(iter(self.electrode.values()))
         a = 0.5 * (bv.alpha_a + bv.alpha_c)
         eta = -math.asinh(i_app / (2 * bv.i0)) / (a * self.f)
         return bv.e_eq + eta - i_app * ymax / kappa_min
+
+    def _ohmic_initial_guess(self) -> None:
+        """phi = -i_app (H - y) / kappa_min: the 1D ohmic profile, so that the first Newton
+        iterate sees the kinetic overpotential only (not the whole cell voltage)."""
+        gdim = self.domain.mesh.geometry.dim
+        height = self._height()
+        kappa = min(self.conductivity.values())
+        i_app = self.current_density
+        self.phi.interpolate(lambda x: -i_app * (height - x[gdim - 1]) / kappa)
+
+    def _unloaded_voltage(self) -> float:
+        """Electrode potential at zero current (E_eq; the first boundary's when they differ)."""
+        return next(iter(self.electrode.values())).e_eq
+
+    def _height(self) -> float:
+        x = self.domain.mesh.geometry.x[:, self.domain.mesh.geometry.dim - 1]
+        return self.domain.comm.allreduce(float(x.max(initial=-np.inf)), op=MPI.MAX)
 
     def _solve_secondary_potentiostatic(self) -> PotentialResult:
         phi, v = self.phi, ufl.TestFunction(self.V)
@@ -302,7 +359,7 @@ class CurrentDistribution:
         F = self._volume_terms(phi, v)
         for name, i_a in self._electrode_terms(phi, V_app):
             F -= i_a * v * w * self.domain.ds_on([name])
-        its, lin, reason = self._run_snes(F, phi, [self._counter_bc(0.0)])
+        its, lin, reason = self._run_snes(F, phi, [self._counter_bc(0.0)], load=V_app, unloaded=[0.0])
         return PotentialResult(self.phi, self.electrode_potential, its, lin, reason)
 
     def _solve_secondary_galvanostatic(self) -> PotentialResult:
@@ -310,6 +367,7 @@ class CurrentDistribution:
         self._R = dolfinx.fem.functionspace(mesh, basix.ufl.real_element(mesh.basix_cell(), ()))
         voltage = dolfinx.fem.Function(self._R, name="electrode_potential")
         voltage.x.array[:] = self._initial_voltage()
+        self._ohmic_initial_guess()
         phi = self.phi
         v, mu = ufl.TestFunctions(ufl.MixedFunctionSpace(self.V, self._R))
         w = self.domain.weight
@@ -330,7 +388,7 @@ class CurrentDistribution:
         J = ufl.extract_blocks(
             sum(ufl.derivative(F + constraint, ui, dui) for ui, dui in zip(u, du))
         )
-        its, lin, reason = self._run_snes(residual, u, [self._counter_bc(0.0)], mixed=True, J=J)
+        its, lin, reason = self._run_snes(residual, u, [self._counter_bc(0.0)], mixed=True, J=J, load=i_app, unloaded=[0.0, self._unloaded_voltage()])
         value = float(self.domain.comm.allreduce(
             voltage.x.array[0] if voltage.x.array.size else -np.inf, op=MPI.MAX))
         return PotentialResult(self.phi, value, its, lin, reason)
