@@ -129,3 +129,19 @@ def test_extreme_current_converges_by_load_continuation():
     m = solve(raw)
     assert m["mean_current_density_projected_A_m2"] == pytest.approx(1e6, rel=1e-8)
     assert m["newton_iterations"] > 10  # the continuation ran
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("model", ["primary", "secondary"])
+def test_iterative_solvers_match_direct_on_a_bud(model):
+    """CG + GAMG (primary) and the Schur field split (galvanostatic secondary) give the
+    direct solver's metrics on a bud geometry."""
+    results = []
+    for linear_solver in ("direct", "iterative"):
+        raw = bud_scenario("axisymmetric", R, R, 20 * R, 20 * R, R / 10, R / 2, 2 * R,
+                           physics={"model": model}, solver={"linear_solver": linear_solver})
+        raw["physics"]["electrode"] = {"kinetics": {"exchange_current_density": "0.01 mA/cm^2"}}
+        results.append(solve(raw))
+    direct, iterative = results
+    assert iterative["tip_over_far"] == pytest.approx(direct["tip_over_far"], rel=1e-7)
+    assert iterative["electrode_potential_V"] == pytest.approx(direct["electrode_potential_V"], rel=1e-7)
