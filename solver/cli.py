@@ -16,7 +16,7 @@ units: "1 mA/cm^2", "8 um", "25 degC".
 
 examples:
   python run.py run scenarios/default.yaml
-  mpirun -n 4 python run.py run scenarios/bud_3d.yaml --set mesh.size_feature="0.1 um"
+  mpirun -n 4 python run.py run scenarios/bud_3d_cone.yaml --set mesh.size_feature="0.1 um"
   python run.py check scenarios/default.yaml
   python run.py render results/default
   python run.py schema > scenario.schema.json

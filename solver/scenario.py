@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -251,8 +252,6 @@ _TAGS = {"electrolyte", "porous_layer"}  # discriminator values of Material
 
 def _unwrap(annotation):
     """Strip Annotated/Optional wrappers."""
-    import typing
-
     while typing.get_origin(annotation) is Annotated:
         annotation = typing.get_args(annotation)[0]
     return annotation
@@ -260,8 +259,6 @@ def _unwrap(annotation):
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     """The pydantic model class that owns the key at ``loc`` (best effort, for hints)."""
-    import typing
-
     node: Any = model
     for key in loc[:-1]:
         node = _unwrap(node)

@@ -120,6 +120,8 @@ def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -
         metrics["apex_current_density_A_m2"] = apex
         metrics["far_current_density_A_m2"] = far
         metrics["tip_over_far"] = apex / far if far else math.nan
+        if len(apexes) > 1:
+            metrics["tip_over_far_per_bud"] = [value_near(current, p, names) / far for p in apexes]
     # Wagner number with the conductivity next to the electrode and the bud height as length.
     length = d.landmarks.get("bud_height") or 0.0
     if not length:
