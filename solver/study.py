@@ -202,9 +202,10 @@ def _write_electrode_csv(folder: Path, case: Case, current) -> None:
     d = current.domain
     V = current.field.function_space
     rows = []
+    coords = V.tabulate_dof_coordinates()
     for name in case.scenario.physics.electrode.boundaries:
         dofs = current.dofs([name])
-        x = V.tabulate_dof_coordinates()[dofs]
+        x = coords[dofs]
         rows.append((x, np.full(len(dofs), name), current.field.x.array[dofs]))
     gathered = d.comm.gather(rows, root=0)
     if d.comm.rank != 0:

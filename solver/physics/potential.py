@@ -131,6 +131,7 @@ class CurrentDistribution:
         self.phi = dolfinx.fem.Function(self.V, name="electrolyte_potential")
         self.source = None  # optional volumetric source (MMS); set by tests
         self.extra_flux = {}  # boundary name -> UFL flux added to kappa grad(phi).n (MMS)
+        self._electrode_area: float | None = None
 
     # ------------------------------------------------------------------ set-up helpers
     def _conductivity_field(self) -> dolfinx.fem.Function:
@@ -190,8 +191,10 @@ class CurrentDistribution:
 
     def _current_scale(self) -> float:
         """Typical electrode current (A, or A/m in 2D): makes the absolute tolerance scale-free."""
+        if self._electrode_area is None:
+            self._electrode_area = self.domain.area(list(self.electrode))
         i_ref = max([abs(self.current_density)] + [bv.i0 for bv in self.electrode.values()])
-        return i_ref * self.domain.area(list(self.electrode))
+        return i_ref * self._electrode_area
 
     def _electrode_terms(self, phi, voltage):
         """Sum over electrode boundaries of the anodic BV current times test weight pieces."""
