@@ -88,7 +88,9 @@ def to_si(value: Any, dimension: str) -> float:
             f"{value!r} has units of {got} ({quantity.dimensionality or 'dimensionless'}), "
             f"expected a {dimension.replace('_', ' ')} (e.g. in {si})"
         )
-    return float(quantity.to_base_units().magnitude) if dim_str else float(quantity.to("").magnitude)
+    si_value = quantity.to_base_units().magnitude if dim_str else quantity.to("").magnitude
+    # 15 significant digits: drop conversion noise ("10 um" -> 1e-05, not 9.999999999999999e-06)
+    return float(f"{si_value:.15g}")
 
 
 def Quantity(dimension: str):  # noqa: N802 - reads like a type in annotations
