@@ -55,3 +55,28 @@ def preset_values(table: dict[str, dict[str, tuple[float, str]]], name: str) -> 
 
 def preset_sources(table: dict[str, dict[str, tuple[float, str]]], name: str) -> dict[str, str]:
     return {key: source for key, (_value, source) in table[name].items()}
+
+
+# Piezoelectric ceramics and polymers, stress-charge form, poled along the material 3-axis.
+# Stiffness in Pa, e in C/m^2, relative permittivities at constant strain.
+PIEZO: dict[str, dict[str, tuple[float, str]]] = {
+    "batio3": {
+        **{
+            key: (value * 1e9, "BaTiO3 poled ceramic, COMSOL material library [lit]")
+            for key, value in {"c11": 150.4, "c12": 65.6, "c13": 65.9, "c33": 145.5, "c44": 43.9, "c66": 42.4}.items()
+        },
+        "e31": (-4.32, "BaTiO3, COMSOL material library [lit]; e = d c^E checked [derived]"),
+        "e33": (17.36, "BaTiO3, COMSOL material library [lit]"),
+        "e15": (11.40, "BaTiO3, COMSOL material library [lit]"),
+        "eps11_r": (1115.1, "BaTiO3 eps^S/eps0, COMSOL material library [lit]"),
+        "eps33_r": (1251.3, "BaTiO3 eps^S/eps0, COMSOL material library [lit]"),
+    },
+    "pvdf": {
+        # beta-PVDF, treated as an isotropic elastic dielectric with a small uniaxial piezo response.
+        "young": (2.5e9, "PVDF E ~2-3 GPa [lit, unconfirmed: typical range]"),
+        "poisson": (0.34, "PVDF [lit, unconfirmed]"),
+        "eps_r": (12.0, "beta-PVDF relative permittivity ~10-13 [lit, unconfirmed]"),
+        "d31": (23e-12, "beta-PVDF d31 ~ 20-28 pC/N [lit, unconfirmed]"),
+        "d33": (-33e-12, "beta-PVDF d33 ~ -(20-35) pC/N [lit, unconfirmed]"),
+    },
+}

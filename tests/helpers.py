@@ -38,3 +38,38 @@ def unit_square(n: int, axisymmetric: bool = False, comm=MPI.COMM_WORLD) -> Doma
 def rate(errors, hs) -> float:
     """Observed order from the last two refinements."""
     return float(np.log(errors[-2] / errors[-1]) / np.log(hs[-2] / hs[-1]))
+
+
+def box(n: int, size=(1.0, 1.0, 1.0), comm=MPI.COMM_WORLD) -> Domain:
+    """Box [0, a] x [0, b] x [0, c] with facets named x0, x1, y0, y1, z0, z1."""
+    mesh = dolfinx.mesh.create_box(comm, [[0, 0, 0], list(size)], [n, n, n], dolfinx.mesh.CellType.tetrahedron)
+    return _tag_faces(mesh, size, ["x", "y", "z"])
+
+
+def rectangle(n: int, size=(1.0, 1.0), axisymmetric=False, comm=MPI.COMM_WORLD) -> Domain:
+    """Rectangle [0, a] x [0, b] with edges named x0, x1, y0, y1 (x0 is the axis if axisymmetric)."""
+    mesh = dolfinx.mesh.create_rectangle(comm, [[0, 0], list(size)], [n, n], dolfinx.mesh.CellType.triangle)
+    d = _tag_faces(mesh, size, ["x", "y"])
+    d.axisymmetric = axisymmetric
+    d.__post_init__()
+    return d
+
+
+def _tag_faces(mesh, size, axes) -> Domain:
+    tdim = mesh.topology.dim
+    cells = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, cells, np.ones_like(cells))
+    names, idx, val = {}, [], []
+    tag = 0
+    for a, axis in enumerate(axes):
+        for side, where in (("0", 0.0), ("1", size[a])):
+            tag += 1
+            names[f"{axis}{side}"] = tag
+            f = dolfinx.mesh.locate_entities_boundary(mesh, tdim - 1, lambda x, a=a, w=where: np.isclose(x[a], w))
+            idx.append(f)
+            val.append(np.full_like(f, tag))
+    idx, val = np.concatenate(idx), np.concatenate(val)
+    idx, first = np.unique(idx, return_index=True)  # corner facets do not exist; edges keep one tag
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, idx, val[first])
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    return Domain(mesh, cell_tags, facet_tags, {"solid": 1}, names)
