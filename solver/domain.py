@@ -71,3 +71,58 @@ class Domain:
     def num_cells_global(self) -> int:
         imap = self.mesh.topology.index_map(self.mesh.topology.dim)
         return imap.size_global
+
+
+@dataclasses.dataclass
+class SubDomain:
+    """A Domain on a submesh of some regions of a parent Domain, with the parent-cell map."""
+
+    domain: Domain
+    parent: Domain
+    parent_cells: np.ndarray  # parent cell index of every local submesh cell
+    entity_map: Any  # dolfinx EntityMap (submesh cells <-> parent cells), for mixed-domain forms
+
+
+def restrict(parent: Domain, regions: list[str]) -> SubDomain:
+    """The named regions of ``parent`` as a mesh of their own.
+
+    Boundary names carry over: a submesh facet keeps the parent's tag when the parent facet is
+    tagged (outer boundaries and tagged interfaces such as ``coating_top``). Local to each rank.
+    """
+    mesh = parent.mesh
+    tdim = mesh.topology.dim
+    cells = np.sort(np.concatenate([parent.cell_tags.find(parent.regions[r]) for r in regions]))
+    sub, cell_map, vertex_map, _ = dolfinx.mesh.create_submesh(mesh, tdim, cells)
+    n_sub = sub.topology.index_map(tdim).size_local + sub.topology.index_map(tdim).num_ghosts
+    parent_cells = np.asarray(cell_map.sub_topology_to_topology(np.arange(n_sub, dtype=np.int32), False))
+
+    # parent facet tags keyed by their (sorted) vertices
+    mesh.topology.create_connectivity(tdim - 1, 0)
+    f2v = mesh.topology.connectivity(tdim - 1, 0)
+    key = {tuple(sorted(f2v.links(f))): v for f, v in zip(parent.facet_tags.indices, parent.facet_tags.values)}
+    sub.topology.create_connectivity(tdim - 1, 0)
+    sub.topology.create_connectivity(tdim - 1, tdim)
+    sf2v = sub.topology.connectivity(tdim - 1, 0)
+    n_facets = sub.topology.index_map(tdim - 1).size_local + sub.topology.index_map(tdim - 1).num_ghosts
+    sub_vertices = np.arange(sub.topology.index_map(0).size_local + sub.topology.index_map(0).num_ghosts,
+                             dtype=np.int32)
+    to_parent_vertex = np.asarray(vertex_map.sub_topology_to_topology(sub_vertices, False))
+    idx, val = [], []
+    for f in range(n_facets):
+        tag = key.get(tuple(sorted(to_parent_vertex[sf2v.links(f)])))
+        if tag is not None:
+            idx.append(f)
+            val.append(tag)
+    facet_tags = dolfinx.mesh.meshtags(sub, tdim - 1, np.asarray(idx, dtype=np.int32), np.asarray(val, dtype=np.int32))
+    n_cells = len(parent_cells)
+    region_of = np.zeros(n_cells, dtype=np.int32)
+    parent_region = dict(zip(parent.cell_tags.indices, parent.cell_tags.values))
+    region_of[:] = [parent_region[c] for c in parent_cells]
+    cell_tags = dolfinx.mesh.meshtags(sub, tdim, np.arange(n_cells, dtype=np.int32), region_of)
+    present = set(val)
+    domain = Domain(
+        sub, cell_tags, facet_tags, {r: parent.regions[r] for r in regions},
+        {n: t for n, t in parent.boundaries.items() if parent.comm.allreduce(t in present, op=MPI.LOR)},
+        parent.axisymmetric, parent.projected_area, parent.landmarks,
+    )
+    return SubDomain(domain, parent, parent_cells, cell_map)

@@ -48,10 +48,7 @@ def recover_current(problem, names=None) -> RecoveredCurrent:
     V1 = dolfinx.fem.functionspace(d.mesh, ("Lagrange", 1))
     v = ufl.TestFunction(V1)
     w = d.weight
-    residual = problem.kappa * ufl.inner(ufl.grad(problem.phi), ufl.grad(v)) * w * d.dx
-    if problem.source is not None:
-        residual -= problem.source * v * w * d.dx
-    R = _assemble(residual)
+    R = _assemble(problem.volume_residual(problem.phi, v))
     M = _assemble(v * w * d.ds_on(names))
     owned = V1.dofmap.index_map.size_local
     field = dolfinx.fem.Function(V1, name="current_density")

@@ -172,7 +172,7 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
         # cell-average current density vector i = -kappa grad(phi)
         Q = dolfinx.fem.functionspace(mesh, ("DG", 0, (gdim,)))
         ivec = dolfinx.fem.Function(Q)
-        ivec.interpolate(dolfinx.fem.Expression(-problem.kappa * ufl.grad(problem.phi), Q.element.interpolation_points))
+        ivec.interpolate(dolfinx.fem.Expression(problem.ionic_current(), Q.element.interpolation_points))
         n_owned = mesh.topology.index_map(tdim).size_local
         vec = ivec.x.array.reshape(-1, gdim)[:n_owned]
         vec3 = np.zeros((n_owned, 3))

@@ -132,6 +132,7 @@ class CurrentDistribution:
         self.source = None  # optional volumetric source (MMS); set by tests
         self.extra_flux = {}  # boundary name -> UFL flux added to kappa grad(phi).n (MMS)
         self._electrode_area: float | None = None
+        self.drift: list = []  # (regions, psi, factor): see add_drift
 
     # ------------------------------------------------------------------ set-up helpers
     def _conductivity_field(self) -> dolfinx.fem.Function:
@@ -218,11 +219,42 @@ class CurrentDistribution:
             return self._solve_secondary_potentiostatic()
         return self._solve_secondary_galvanostatic()
 
-    def _volume_terms(self, phi, v):
+    def add_drift(self, regions: list[str], psi, factor: float) -> None:
+        """An extra field -factor * grad(psi) acting on the ions in ``regions`` (e.g. a piezo
+        potential felt through a screening factor): i = -kappa grad(phi + factor * psi) there."""
+        self.drift.append((regions, psi, factor))
+
+    def volume_residual(self, phi, v):
+        """int kappa grad(phi + drift) . grad(v) - source v: the part of the residual whose
+        boundary flux is the current density (used by the solves and by flux recovery)."""
         w = self.domain.weight
         F = self.kappa * ufl.inner(ufl.grad(phi), ufl.grad(v)) * w * self.domain.dx
+        for regions, psi, factor in self.drift:
+            dx = self.domain.dx(tuple(self.domain.regions[r] for r in regions))
+            F += factor * self.kappa * ufl.inner(ufl.grad(psi), ufl.grad(v)) * w * dx
         if self.source is not None:
             F -= self.source * v * w * self.domain.dx
+        return F
+
+    def ionic_current(self):
+        """UFL vector of the ionic current density -kappa grad(phi + drift)."""
+        i = -self.kappa * ufl.grad(self.phi)
+        for regions, psi, factor in self.drift:
+            inside = self._indicator(regions)
+            i = i - inside * factor * self.kappa * ufl.grad(psi)
+        return i
+
+    def _indicator(self, regions):
+        Q = self.kappa.function_space
+        chi = dolfinx.fem.Function(Q)
+        for r in regions:
+            chi.x.array[self.domain.region_cells(r)] = 1.0
+        chi.x.scatter_forward()
+        return chi
+
+    def _volume_terms(self, phi, v):
+        F = self.volume_residual(phi, v)
+        w = self.domain.weight
         for name, flux in self.extra_flux.items():
             F -= flux * v * w * self.domain.ds_on([name])
         return F
@@ -314,20 +346,34 @@ class CurrentDistribution:
         voltage = e_eq - 1.0 if self.control == "galvanostatic" else self.electrode_potential
         phi, v = self.phi, ufl.TestFunction(self.V)
         bcs = [self._counter_bc(0.0)]
+        electrode_values = []
         for name, bv in self.electrode.items():
             dofs = dolfinx.fem.locate_dofs_topological(self.V, fdim, self.domain.facets([name]))
-            bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(voltage - bv.e_eq), dofs, self.V))
+            value = dolfinx.fem.Constant(mesh, PETSc.ScalarType(voltage - bv.e_eq))
+            electrode_values.append(value)
+            bcs.append(dolfinx.fem.dirichletbc(value, dofs, self.V))
         F = self._volume_terms(phi, v)
         its, lin, reason = self._run_snes(F, phi, bcs, check_residual=False)
         if self.control == "galvanostatic":
-            # phi is linear in U = V - E_eq (E_eq uniform): solved for U = -1, scaled to the target.
+            # phi is affine in U = V - E_eq (E_eq uniform; linear without a drift term): solved for
+            # U = -1 (and U = 0 when a drift makes it affine), then combined to hit the target.
             from solver.postprocess import recover_current
 
-            total = recover_current(self).total(self.electrode)
-            if total == 0:
+            total1 = recover_current(self).total(self.electrode)
+            phi1 = self.phi.x.array.copy()
+            total0, phi0 = 0.0, np.zeros_like(phi1)
+            if self.drift:
+                for value in electrode_values:
+                    value.value = 0.0
+                self.phi.x.array[:] = 0.0
+                more = self._run_snes(F, phi, bcs, check_residual=False)
+                its, lin = its + more[0], lin + more[1]
+                total0 = recover_current(self).total(self.electrode)
+                phi0 = self.phi.x.array.copy()
+            if total1 == total0:
                 raise SolverError("no current reaches the electrode: is it connected to the counter?")
-            scale = self.current_density * self.domain.projected_area / total
-            self.phi.x.array[:] *= scale
+            scale = (self.current_density * self.domain.projected_area - total0) / (total1 - total0)
+            self.phi.x.array[:] = phi0 + scale * (phi1 - phi0)
             voltage = e_eq - scale
         return PotentialResult(self.phi, voltage, its, lin, reason)
 
