@@ -94,14 +94,24 @@ def boundary_stats(current: RecoveredCurrent, names) -> dict:
 
 def value_near(current: RecoveredCurrent, point, names) -> float:
     """Nodal current density at the boundary vertex closest to ``point`` (parallel-safe)."""
-    V = current.field.function_space
-    dofs = current.dofs(names)
-    x = V.tabulate_dof_coordinates()[dofs]
+    return _nearest(current.field, current.dofs(names), point, current.domain.comm)
+
+
+def nearest_value(f, domain, point, names) -> float:
+    """Value of a scalar Lagrange function at its boundary DOF closest to ``point``."""
+    V = f.function_space
+    dofs = dolfinx.fem.locate_dofs_topological(V, domain.mesh.topology.dim - 1, domain.facets(list(names)))
+    dofs = dofs[dofs < V.dofmap.index_map.size_local]
+    return _nearest(f, dofs, point, domain.comm)
+
+
+def _nearest(f, dofs, point, comm) -> float:
+    x = f.function_space.tabulate_dof_coordinates()[dofs]
     p = np.zeros(3)
     p[: len(point)] = point
     dist = np.linalg.norm(x - p, axis=1)
     k = int(np.argmin(dist)) if dofs.size else -1
-    local = (float(dist[k]) if k >= 0 else np.inf, d_rank := current.domain.comm.rank)
-    best = current.domain.comm.allreduce(local, op=MPI.MIN)
-    value = float(current.field.x.array[dofs[k]]) if best[1] == d_rank and k >= 0 else 0.0
-    return current.domain.comm.allreduce(value, op=MPI.SUM)
+    local = (float(dist[k]) if k >= 0 else np.inf, comm.rank)
+    best = comm.allreduce(local, op=MPI.MIN)
+    value = float(f.x.array[dofs[k]]) if best[1] == comm.rank and k >= 0 else 0.0
+    return comm.allreduce(value, op=MPI.SUM)

@@ -32,7 +32,7 @@ import meshes
 from meshes.base import MeshOptions
 from solver import materials as matlib
 from solver.errors import UserError
-from solver.units import Conductivity, CurrentDensity, Dimensionless, Potential, Temperature
+from solver.units import Conductivity, CurrentDensity, Dimensionless, Potential, Pressure, Temperature
 
 
 class Strict(BaseModel):
@@ -121,6 +121,55 @@ class Counter(Strict):
     type: Literal["reference"] = "reference"
 
 
+class Composite(Strict):
+    """0-3 composite of piezoelectric particles in a polymer (see solver.physics.piezo.composite)."""
+
+    active: Literal[tuple(matlib.PIEZO)] = "batio3"  # type: ignore[valid-type]
+    matrix: Literal[tuple(matlib.PIEZO)] = "pvdf"  # type: ignore[valid-type]
+    fraction: Dimensionless = Field(0.3, ge=0, le=1, description="volume fraction of the active phase in the solid")
+    poling_efficiency: Dimensionless = Field(1.0, ge=0, le=1, description="scales the active phase's e")
+
+
+class PiezoLayer(Strict):
+    """Piezoelectric response of a layer to the bud beneath it, and its effect on the ions.
+
+    The layer was cast on flat Li; the bud grew beneath it and presses on it (``loading``), the
+    layer being held on the flat Li; linear theory about the present geometry. The piezo potential psi (0 on the Li) then acts on the ions in the
+    layer's pores as an extra field: i = -kappa_eff grad(phi + screening_factor * psi).
+    """
+
+    region: str = Field("coating", description="the layer region (a porous_layer material)")
+    material: Literal[tuple(matlib.PIEZO) + ("composite",)] = "composite"  # type: ignore[valid-type]
+    composite: Composite = Composite()
+    piezo_scale: float = Field(1.0, ge=0, description="multiplies the piezoelectric constants e")
+    poling: Literal["up", "down"] = Field(
+        "up", description="poling along the layer normal pointing into the electrolyte (up) or toward the Li"
+    )
+    loading: Literal["pressure", "displacement"] = Field(
+        "pressure",
+        description="how the bud loads the layer: a contact pressure (Li creeps, so a growing bud cannot "
+        "push harder than about its flow stress) or a displacement equal to the bud height (linear "
+        "elasticity: only meaningful for buds much thinner than the layer)",
+    )
+    contact_pressure: Pressure = Field(
+        1e6, ge=0, description="loading: pressure. Li flow stress ~0.4-1 MPa [lit]"
+    )
+    bottom: Literal["bonded", "sliding"] = Field(
+        "bonded", description="layer on the flat Li: no displacement, or free to slide tangentially"
+    )
+    top: Literal["free", "clamped", "pressure"] = Field(
+        "free", description="layer top: traction-free, held by a separator, or under a stack pressure"
+    )
+    pressure: Pressure = Field(0.0, ge=0, description="stack pressure on the top (top: pressure)")
+    electrical_top: Literal["open", "screened"] = Field(
+        "open", description="electrolyte side: charge-free (open circuit) or held at the Li potential"
+    )
+    screening_factor: float = Field(
+        1.0, ge=0, le=1, description="fraction of the piezo potential felt by the ions (0 = fully screened)"
+    )
+    degree: Literal[1, 2] = 2
+
+
 class Physics(Strict):
     model: Literal["primary", "secondary"] = Field(
         "secondary",
@@ -129,6 +178,7 @@ class Physics(Strict):
     temperature: Temperature = Field(298.15, gt=0)
     electrode: Electrode = Electrode()
     counter: Counter = Counter()
+    piezo: PiezoLayer | None = Field(None, description="piezoelectric layer coupling (off when absent)")
 
 
 # ----------------------------------------------------------------------------- study
@@ -381,6 +431,12 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
     for b in s.physics.electrode.per_boundary:
         if b not in s.physics.electrode.boundaries:
             problems.append(f"{where}physics.electrode.per_boundary.{b}: not one of the electrode's boundaries")
+    if s.physics.piezo is not None:
+        pz = s.physics.piezo
+        need([pz.region], regions, "physics.piezo.region", "region")
+        owner = next((m for m in s.materials.values() if pz.region in m.regions), None)
+        if owner is not None and not isinstance(owner, PorousLayerMaterial):
+            problems.append(f"{where}physics.piezo.region: '{pz.region}' must be a porous_layer material")
     both = set(s.physics.electrode.boundaries) & set(s.physics.counter.boundaries)
     if both:
         problems.append(f"{where}physics: boundaries {sorted(both)} are both electrode and counter")

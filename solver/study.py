@@ -16,6 +16,7 @@ import yaml
 
 import meshes
 from solver._dolfinx import MPI, dolfinx
+from solver import piezo_layer
 from solver.domain import Domain
 from solver.errors import UserError
 from solver.output import Staging, gather_grid, provenance, write_json
@@ -153,8 +154,40 @@ def _conductivity_at(problem: CurrentDistribution, names) -> float:
     return d.comm.allreduce(local, op=MPI.MIN)
 
 
-def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, metrics: dict, fields: bool) -> None:
+def solve_case(case: Case, domain: Domain):
+    """Solve one case on its domain: (problem, result, current, metrics, piezo layer or None)."""
+    problem = make_problem(case, domain)
+    config = case.scenario.physics.piezo
+    layer = None
+    if config is not None:
+        owner = next(m for m in case.scenario.materials.values() if config.region in m.regions)
+        layer = piezo_layer.solve(config, domain, case.scenario.physics.electrode.boundaries, owner.porosity)
+        piezo_layer.couple(layer, problem, config)
+    result = problem.solve()
+    current = recover_current(problem)
+    metrics = compute_metrics(case, problem, result, current)
+    if layer is not None:
+        apexes = domain.landmarks.get("apex") or [None]
+        thickness = case.geometry.coating.thickness if getattr(case.geometry, "coating", None) else None
+        metrics["piezo"] = piezo_layer.metrics(layer, apexes[0], thickness)
+    return problem, result, current, metrics, layer
+
+
+def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, metrics: dict, fields: bool,
+               layer=None) -> None:
     comm = problem.domain.comm
+    if fields and layer is not None:
+        p = layer.problem
+        n = p.domain.mesh.topology.index_map(p.domain.mesh.topology.dim).size_local
+        u3 = dolfinx.fem.Function(dolfinx.fem.functionspace(p.domain.mesh, ("Lagrange", p.degree, (3,))),
+                                  name="displacement")
+        gdim = p.domain.mesh.geometry.dim
+        u3.interpolate(dolfinx.fem.Expression(
+            ufl.as_vector([p.u[k] if k < gdim else 0.0 for k in range(3)]), u3.function_space.element.interpolation_points))
+        cells = piezo_layer.cell_fields(layer)
+        grid = gather_grid(p.P, {"piezo_potential": p.psi, "displacement": u3}, cells)
+        if comm.rank == 0:
+            grid.save(str(folder / "layer.vtkhdf"))
     if fields:
         d = problem.domain
         mesh = d.mesh
@@ -253,20 +286,18 @@ def run(cases: list[Case], source: str, comm=MPI.COMM_WORLD, outdir: str | None 
             log(f"{label}mesh: building '{case.scenario.geometry.builder}' ({case.geometry.dimension})")
             domain = build_domain(case, comm)
             t_mesh = time.perf_counter() - t0
-            problem = make_problem(case, domain)
             log(f"{label}mesh: {domain.num_cells_global()} cells; solve: {case.scenario.physics.model} "
-                f"{case.scenario.study.control}, P{problem.degree}, {problem.num_dofs} DOFs")
+                f"{case.scenario.study.control}" + (" + piezo layer" if case.scenario.physics.piezo else ""))
             t0 = time.perf_counter()
-            result = problem.solve()
+            problem, result, current, metrics, layer = solve_case(case, domain)
+            metrics = {"case": case.name, **metrics}
             t_solve = time.perf_counter() - t0
-            current = recover_current(problem)
-            metrics = {"case": case.name, **compute_metrics(case, problem, result, current)}
             log(f"{label}solve: {result.newton_iterations} Newton / {result.linear_iterations} linear "
                 f"iterations; " + _summary(metrics))
             t0 = time.perf_counter()
             log(f"{label}write: {final / case.name if multi else final}")
             metrics["timings_s"] = {"mesh": t_mesh, "solve": t_solve}
-            write_case(folder, case, problem, current, metrics, case.scenario.outputs.fields)
+            write_case(folder, case, problem, current, metrics, case.scenario.outputs.fields, layer)
             metrics["timings_s"]["write"] = time.perf_counter() - t0
             all_metrics[case.name] = metrics
         wall = time.perf_counter() - t_start

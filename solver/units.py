@@ -29,6 +29,7 @@ __all__ = [
     "Time",
     "Diffusivity",
     "Concentration",
+    "Pressure",
     "Dimensionless",
     "SI_UNIT",
 ]
@@ -43,6 +44,7 @@ SI_UNIT: dict[str, tuple[str, str]] = {
     "time": ("[time]", "s"),
     "diffusivity": ("[length] ** 2 / [time]", "m^2/s"),
     "concentration": ("[substance] / [length] ** 3", "mol/m^3"),
+    "pressure": ("[mass] / [length] / [time] ** 2", "Pa"),
     "dimensionless": ("", "1"),
 }
 
@@ -118,4 +120,5 @@ Temperature = Quantity("temperature")
 Time = Quantity("time")
 Diffusivity = Quantity("diffusivity")
 Concentration = Quantity("concentration")
+Pressure = Quantity("pressure")
 Dimensionless = Quantity("dimensionless")

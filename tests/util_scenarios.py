@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from solver import study
 from solver._dolfinx import MPI
-from solver.postprocess import recover_current
 from solver.scenario import cases_from_dict
 
 
@@ -28,7 +27,4 @@ def solve(raw: dict, comm=MPI.COMM_WORLD) -> dict:
     """Mesh, solve and return the metrics of the first case of a scenario dict."""
     case = cases_from_dict(raw)[0]
     domain = study.build_domain(case, comm)
-    problem = study.make_problem(case, domain)
-    result = problem.solve()
-    current = recover_current(problem)
-    return study.compute_metrics(case, problem, result, current)
+    return study.solve_case(case, domain)[3]

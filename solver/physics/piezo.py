@@ -259,8 +259,11 @@ class Piezoelectricity:
     def fix(self, names: list[str], value=None, component: int | None = None) -> None:
         """Prescribed displacement on the named boundaries: a vector (constant or callable
         x -> values) for all components, or a scalar for one ``component`` (a roller)."""
+        self.fix_facets(self.domain.facets(names), value, component)
+
+    def fix_facets(self, facets, value=None, component: int | None = None) -> None:
+        """``fix`` on given local facet indices."""
         fdim = self.domain.mesh.topology.dim - 1
-        facets = self.domain.facets(names)
         if component is None:
             g = dolfinx.fem.Function(self.U)
             if callable(value):

@@ -1,0 +1,173 @@
+"""The piezoelectric layer over a bud: loading, electrical conditions and coupling to the ions.
+
+Geometry-agnostic apart from the names it binds to: the layer region, the Li boundaries under
+it (the electrode boundaries: a "bud" boundary is displaced, the others are held), the layer
+top (``coating_top``), the lateral walls (``side``) and the axis (``axis``, axisymmetric).
+
+Assumptions (documented in README, exposed in ``physics.piezo``):
+
+* Loading: the layer was cast on flat Li and the bud grew beneath it, in linear theory about
+  the present geometry. Either the bud presses on the layer with a contact pressure (default:
+  Li creeps above ~0.4-1 MPa, so a growing bud cannot push much harder than its flow stress),
+  or the layer's lower surface on the bud is displaced by the local bud height (u = h e_n;
+  linear elasticity makes this meaningful only for buds much thinner than the layer). On the
+  flat Li the layer is held (bonded: u = 0; sliding: u_n = 0). Lateral walls are symmetry
+  planes (u_n = 0).
+* Electrical: psi = 0 on the Li (the reference, at the electrode potential); the top is
+  charge-free (``open``) or held at the Li potential (``screened``).
+* Coupling: inside the layer's electrolyte-filled pores the ions feel the extra field
+  -s grad(psi), s = screening_factor in [0, 1]: i = -kappa_eff grad(phi + s psi). The bulk
+  electrolyte screens the field completely. With psi = 0 on the Li the Butler-Volmer
+  overpotential is unchanged; the effect enters through the pore current.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import ufl
+
+from solver._dolfinx import MPI, dolfinx
+from solver.domain import Domain, SubDomain, restrict
+from solver.physics import piezo as pz
+from solver.physics.potential import CurrentDistribution
+
+
+@dataclasses.dataclass
+class PiezoLayerResult:
+    problem: pz.Piezoelectricity
+    sub: SubDomain
+    psi_parent: dolfinx.fem.Function  # psi on the parent mesh's potential space (0 outside)
+    metrics: dict
+
+
+def material(config, porosity: float) -> pz.PiezoMaterial:
+    if config.material == "composite":
+        c = config.composite
+        base = pz.composite(pz.preset(c.active), pz.preset(c.matrix), c.fraction, porosity, c.poling_efficiency)
+    else:
+        base = pz.preset(config.material)
+    return base.scaled(config.piezo_scale)
+
+
+def solve(config, parent: Domain, electrode: list[str], porosity: float) -> PiezoLayerResult:
+    """Solve the layer's piezoelectric problem for the bud displacement under it."""
+    sub = restrict(parent, [config.region])
+    d = sub.domain
+    gdim = d.mesh.geometry.dim
+    up = np.eye(3)[gdim - 1]  # layer normal: y in 2D / axisymmetric, z in 3D
+    mat = material(config, porosity).poled_along(up if config.poling == "up" else -up)
+    problem = pz.Piezoelectricity(d, mat, degree=config.degree)
+    vertical = gdim - 1
+    present = set(d.boundaries)
+
+    def height(x):
+        out = np.zeros((gdim, x.shape[1]))
+        out[vertical] = x[vertical]
+        return out
+
+    li = [b for b in electrode if b in present]
+    raised = [b for b in li if b == "bud"]
+    held = [b for b in li if b != "bud"]
+    if raised and config.loading == "displacement":
+        problem.fix(raised, height)
+    elif raised:
+        problem.pressure(raised, config.contact_pressure)
+    if held:
+        if config.bottom == "bonded":
+            problem.fix(held, np.zeros(gdim))
+        else:
+            problem.fix(held, 0.0, component=vertical)
+    if "side" in present:
+        _walls(problem, d, gdim)
+    if "axis" in present:
+        problem.fix(["axis"], 0.0, component=0)
+    if "coating_top" in present:
+        if config.top == "clamped":
+            problem.fix(["coating_top"], np.zeros(gdim))
+        elif config.top == "pressure":
+            problem.pressure(["coating_top"], config.pressure)
+        if config.electrical_top == "screened":
+            problem.potential(["coating_top"], 0.0)
+    problem.potential(li, 0.0)
+    problem.solve()
+
+    # psi on the parent's potential space, for the drift term (zero outside the layer)
+    return PiezoLayerResult(problem, sub, None, {})
+
+
+def _walls(problem, d: Domain, gdim: int) -> None:
+    """Symmetry rollers on the lateral walls: u_x = 0 on x-walls (and u_y = 0 on y-walls, 3D)."""
+    side = d.facets(["side"])
+    mesh = d.mesh
+    tdim = mesh.topology.dim
+    mid = dolfinx.mesh.compute_midpoints(mesh, tdim - 1, side)
+    xs = mesh.geometry.x
+    extent = [d.comm.allreduce(float(np.abs(xs[:, k]).max(initial=0)), op=MPI.MAX) for k in range(gdim - 1)]
+    for k in range(gdim - 1):
+        on = side[np.isclose(np.abs(mid[:, k]), extent[k], rtol=1e-6, atol=0)]
+        problem.fix_facets(on, 0.0, component=k)
+
+
+def couple(result: PiezoLayerResult, problem: CurrentDistribution, config) -> None:
+    """Map psi onto the potential problem's mesh and add the drift term."""
+    psi = dolfinx.fem.Function(problem.V, name="piezo_potential")
+    sub_cells = np.arange(len(result.sub.parent_cells), dtype=np.int32)
+    psi.interpolate(result.problem.psi, cells0=sub_cells, cells1=result.sub.parent_cells.astype(np.int32))
+    psi.x.scatter_forward()
+    result.psi_parent = psi
+    if config.screening_factor > 0:
+        problem.add_drift([config.region], psi, config.screening_factor)
+
+
+def metrics(result: PiezoLayerResult, apex=None, thickness: float | None = None) -> dict:
+    p = result.problem
+    d = p.domain
+    psi = p.psi.x.array[: p.P.dofmap.index_map.size_local]
+    out = {
+        "piezo_potential_max_V": d.comm.allreduce(float(psi.max(initial=-np.inf)), op=MPI.MAX),
+        "piezo_potential_min_V": d.comm.allreduce(float(psi.min(initial=np.inf)), op=MPI.MIN),
+        "layer_energy_J": p.energy(),
+        "layer_material": p.material.name,
+    }
+    Q = dolfinx.fem.functionspace(d.mesh, ("DG", 0))
+    vm = dolfinx.fem.Function(Q)
+    vm.interpolate(dolfinx.fem.Expression(p.von_mises(p.u, p.psi), Q.element.interpolation_points))
+    n = d.mesh.topology.index_map(d.mesh.topology.dim).size_local
+    out["von_mises_max_Pa"] = d.comm.allreduce(float(vm.x.array[:n].max(initial=0.0)), op=MPI.MAX)
+    if apex is not None and "coating_top" in d.boundaries:
+        # potential on the layer top straight above the apex (nearest top vertex)
+        from solver.postprocess import nearest_value
+
+        point = np.array(apex, dtype=float)
+        point[d.mesh.geometry.dim - 1] += thickness or 0.0
+        out["piezo_potential_above_apex_V"] = nearest_value(p.psi, d, point, ["coating_top"])
+    return out
+
+
+def cell_fields(result: PiezoLayerResult) -> dict:
+    """Per-cell stress measures and electric displacement of the layer (owned cells)."""
+    p = result.problem
+    d = p.domain
+    mesh = d.mesh
+    n = mesh.topology.index_map(mesh.topology.dim).size_local
+    out = {}
+
+    def cellwise(expr, shape=()):
+        Q = dolfinx.fem.functionspace(mesh, ("DG", 0, shape) if shape else ("DG", 0))
+        f = dolfinx.fem.Function(Q)
+        f.interpolate(dolfinx.fem.Expression(expr, Q.element.interpolation_points))
+        size = int(np.prod(shape)) if shape else 1
+        return f.x.array.reshape(-1, size)[:n].squeeze()
+
+    s = p.stress(p.u, p.psi)
+    out["von_mises_stress"] = cellwise(p.von_mises(p.u, p.psi))
+    names = ["xx", "yy", "zz"] if mesh.geometry.dim == 3 else (
+        ["rr", "zz", "hoop"] if d.axisymmetric else ["xx", "yy", "zz"])
+    for k, name in enumerate(names):
+        out[f"stress_{name}"] = cellwise(s[k, k])
+    out["electric_displacement"] = cellwise(p.displacement_field(p.u, p.psi), (3,))
+    out["strain_vertical"] = cellwise(p.strain(p.u)[mesh.geometry.dim - 1, mesh.geometry.dim - 1]
+                                      if mesh.geometry.dim == 3 else p.strain(p.u)[1, 1])
+    return out
