@@ -138,11 +138,10 @@ def provenance(comm, wall_time: float | None = None) -> dict:
 class Staging:
     """An output folder that appears only when the run succeeds (rank 0 does the file work)."""
 
-    def __init__(self, final: Path, comm, overwrite: bool = True):
+    def __init__(self, final: Path, comm):
         self.final = Path(final)
         self.path = self.final.with_name(self.final.name + ".partial")
         self.comm = comm
-        self.overwrite = overwrite
 
     def __enter__(self) -> Path:
         if self.comm.rank == 0:

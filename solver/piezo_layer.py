@@ -26,20 +26,19 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import ufl
 
 from solver._dolfinx import MPI, dolfinx
 from solver.domain import Domain, SubDomain, restrict
 from solver.physics import piezo as pz
 from solver.physics.potential import CurrentDistribution
+from solver.postprocess import nearest_value
 
 
 @dataclasses.dataclass
 class PiezoLayerResult:
     problem: pz.Piezoelectricity
     sub: SubDomain
-    psi_parent: dolfinx.fem.Function  # psi on the parent mesh's potential space (0 outside)
-    metrics: dict
+    psi_parent: dolfinx.fem.Function | None = None  # psi on the parent's potential space (set by couple)
 
 
 def material(config, porosity: float) -> pz.PiezoMaterial:
@@ -92,9 +91,7 @@ def solve(config, parent: Domain, electrode: list[str], porosity: float) -> Piez
             problem.potential(["coating_top"], 0.0)
     problem.potential(li, 0.0)
     problem.solve()
-
-    # psi on the parent's potential space, for the drift term (zero outside the layer)
-    return PiezoLayerResult(problem, sub, None, {})
+    return PiezoLayerResult(problem, sub)
 
 
 def _walls(problem, d: Domain, gdim: int) -> None:
@@ -131,15 +128,10 @@ def metrics(result: PiezoLayerResult, apex=None, thickness: float | None = None)
         "layer_energy_J": p.energy(),
         "layer_material": p.material.name,
     }
-    Q = dolfinx.fem.functionspace(d.mesh, ("DG", 0))
-    vm = dolfinx.fem.Function(Q)
-    vm.interpolate(dolfinx.fem.Expression(p.von_mises(p.u, p.psi), Q.element.interpolation_points))
-    n = d.mesh.topology.index_map(d.mesh.topology.dim).size_local
-    out["von_mises_max_Pa"] = d.comm.allreduce(float(vm.x.array[:n].max(initial=0.0)), op=MPI.MAX)
+    vm = _cellwise(d, p.von_mises(p.u, p.psi))
+    out["von_mises_max_Pa"] = d.comm.allreduce(float(vm.max(initial=0.0)), op=MPI.MAX)
     if apex is not None and "coating_top" in d.boundaries:
         # potential on the layer top straight above the apex (nearest top vertex)
-        from solver.postprocess import nearest_value
-
         point = np.array(apex, dtype=float)
         point[d.mesh.geometry.dim - 1] += thickness or 0.0
         out["piezo_potential_above_apex_V"] = nearest_value(p.psi, d, point, ["coating_top"])
@@ -150,24 +142,23 @@ def cell_fields(result: PiezoLayerResult) -> dict:
     """Per-cell stress measures and electric displacement of the layer (owned cells)."""
     p = result.problem
     d = p.domain
+    vertical = d.mesh.geometry.dim - 1
+    s = p.stress(p.u, p.psi)
+    out = {"von_mises_stress": _cellwise(d, p.von_mises(p.u, p.psi))}
+    names = ["rr", "zz", "hoop"] if d.axisymmetric else ["xx", "yy", "zz"]
+    for k, name in enumerate(names):
+        out[f"stress_{name}"] = _cellwise(d, s[k, k])
+    out["electric_displacement"] = _cellwise(d, p.displacement_field(p.u, p.psi), (3,))
+    out["strain_vertical"] = _cellwise(d, p.strain(p.u)[vertical, vertical])
+    return out
+
+
+def _cellwise(d: Domain, expr, shape=()) -> np.ndarray:
+    """Cell values (owned cells) of a UFL expression, interpolated at cell midpoints."""
     mesh = d.mesh
     n = mesh.topology.index_map(mesh.topology.dim).size_local
-    out = {}
-
-    def cellwise(expr, shape=()):
-        Q = dolfinx.fem.functionspace(mesh, ("DG", 0, shape) if shape else ("DG", 0))
-        f = dolfinx.fem.Function(Q)
-        f.interpolate(dolfinx.fem.Expression(expr, Q.element.interpolation_points))
-        size = int(np.prod(shape)) if shape else 1
-        return f.x.array.reshape(-1, size)[:n].squeeze()
-
-    s = p.stress(p.u, p.psi)
-    out["von_mises_stress"] = cellwise(p.von_mises(p.u, p.psi))
-    names = ["xx", "yy", "zz"] if mesh.geometry.dim == 3 else (
-        ["rr", "zz", "hoop"] if d.axisymmetric else ["xx", "yy", "zz"])
-    for k, name in enumerate(names):
-        out[f"stress_{name}"] = cellwise(s[k, k])
-    out["electric_displacement"] = cellwise(p.displacement_field(p.u, p.psi), (3,))
-    out["strain_vertical"] = cellwise(p.strain(p.u)[mesh.geometry.dim - 1, mesh.geometry.dim - 1]
-                                      if mesh.geometry.dim == 3 else p.strain(p.u)[1, 1])
-    return out
+    Q = dolfinx.fem.functionspace(mesh, ("DG", 0, shape) if shape else ("DG", 0))
+    f = dolfinx.fem.Function(Q)
+    f.interpolate(dolfinx.fem.Expression(expr, Q.element.interpolation_points))
+    size = int(np.prod(shape)) if shape else 1
+    return f.x.array.reshape(-1, size)[:n].squeeze()

@@ -178,7 +178,6 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
     comm = problem.domain.comm
     if fields and layer is not None:
         p = layer.problem
-        n = p.domain.mesh.topology.index_map(p.domain.mesh.topology.dim).size_local
         u3 = dolfinx.fem.Function(dolfinx.fem.functionspace(p.domain.mesh, ("Lagrange", p.degree, (3,))),
                                   name="displacement")
         gdim = p.domain.mesh.geometry.dim
@@ -276,7 +275,7 @@ def run(cases: list[Case], source: str, comm=MPI.COMM_WORLD, outdir: str | None 
         raise UserError(f"{source}: outputs.overwrite is false and {final} exists")
     all_metrics = {}
     multi = len(cases) > 1
-    with Staging(final, comm, s0.outputs.overwrite) as stage:
+    with Staging(final, comm) as stage:
         for case in cases:
             label = f"[{case.name}] " if multi else ""
             folder = stage / case.name if multi else stage

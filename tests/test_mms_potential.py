@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import ufl
 
-from solver._dolfinx import dolfinx
 from solver.physics.potential import ButlerVolmer, CurrentDistribution
 from tests.helpers import rate, unit_square
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import ufl
 
-from solver.physics.piezo import EPS0, Piezoelectricity, PiezoMaterial, composite, preset, rotation_from_z
+from solver.physics.piezo import EPS0, Piezoelectricity, composite, preset, rotation_from_z
 from tests.helpers import box, rate, rectangle
 
 BTO = preset("batio3")
@@ -54,8 +54,6 @@ def _slab(dimension, material, load="pressure", degree=1, poling=None):
     else:
         p.potential([top], load)
     p.solve()
-    top_pt = np.zeros(3)
-    top_pt[axis] = THICK
     return p, _value_at(p.psi, d, axis, THICK), _value_at(p.u.sub(axis).collapse(), d, axis, THICK)
 
 
