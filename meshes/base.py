@@ -106,8 +106,11 @@ def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, lo
                 info = GeometryInfo(**saved["info"])
         else:
             gmsh.model.add(builder.name)
-            info = builder.build(params, options)
-            if options.save:
+            try:
+                info = builder.build(params, options)
+            except Exception as err:  # noqa: BLE001 - told to every rank below, not raised here alone
+                problem = f"mesh: the '{builder.name}' geometry could not be built ({type(err).__name__}: {err})"
+            if options.save and not problem:
                 Path(options.save).parent.mkdir(parents=True, exist_ok=True)
                 gmsh.write(str(options.save))
                 _sidecar(options.save).write_text(json.dumps(
@@ -117,9 +120,9 @@ def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, lo
             gmsh.finalize()
     problem = comm.bcast(problem, root=0)
     if problem:
-        from solver.errors import UserError
+        from solver.errors import SolverError, UserError
 
-        raise UserError(problem)
+        raise (SolverError if problem.startswith("mesh:") else UserError)(problem)
     info = comm.bcast(info, root=0)
     try:
         # Ghost cells across shared facets, so interface (dS) integrals work in parallel.

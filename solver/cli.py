@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", help="output folder (default: outputs.directory or results/<name>)")
     r.add_argument("--no-pictures", action="store_true", help="skip PNG rendering")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    r.add_argument(
+        "--group-size", type=int, metavar="K",
+        help="run the cases (variants, sweep points) K ranks at a time: mpirun -n N splits into N/K "
+        "groups that take cases in turn (default: all ranks solve each case together)",
+    )
 
     c = sub.add_parser("check", help="validate a scenario without solving",
                        description="Validate a scenario (and all its variants and --set overrides) "
@@ -101,14 +106,22 @@ def _dispatch(args) -> int:
     if args.command == "check":
         import yaml
 
-        from solver.scenario import load
+        from solver.scenario import load_plan
 
-        cases = load(args.scenario, args.overrides)
-        names = ", ".join(c.name for c in cases)
+        plan = load_plan(args.scenario, args.overrides)
+        cases = plan.cases
         if args.print:
-            resolved = {c.name: c.resolved() for c in cases}
+            resolved = {c.label: c.resolved() for c in cases}
             print(yaml.safe_dump(resolved, sort_keys=False))
-        print(f"{args.scenario}: OK ({len(cases)} case{'s' if len(cases) > 1 else ''}: {names})")
+        if plan.sweep is None:
+            names = ", ".join(c.name for c in cases)
+            print(f"{args.scenario}: OK ({len(cases)} case{'s' if len(cases) > 1 else ''}: {names})")
+        else:
+            unique = sum(c.same_as is None for c in cases)
+            print(f"{args.scenario}: OK ({plan.sweep.mode} sweep: {len(plan.points)} points x "
+                  f"{len(plan.points[0].cases)} variant(s) = {len(cases)} cases, {unique} to solve)")
+            for point in plan.points:
+                print(f"  {point.label}: " + ", ".join(f"{k}={v}" for k, v in point.values.items()))
         return 0
     if args.command == "render":
         from solver import render
@@ -132,13 +145,17 @@ def _dispatch(args) -> int:
                 print(f"{key:16s} {info[key]}")
         return 0
     if args.command == "run":
-        from solver.scenario import load
+        from solver.scenario import load_plan
 
-        cases = load(args.scenario, args.overrides)  # validate everything before importing DOLFINx
+        plan = load_plan(args.scenario, args.overrides)  # validate everything before importing DOLFINx
+        if args.group_size is not None and args.group_size < 1:
+            from solver.errors import UserError
+
+            raise UserError(f"--group-size {args.group_size}: must be a positive number of ranks")
         from solver import study
         from solver._dolfinx import MPI
 
-        study.run(cases, args.scenario, MPI.COMM_WORLD, args.output, args.quiet,
-                  pictures=False if args.no_pictures else None)
+        study.run(plan, comm=MPI.COMM_WORLD, outdir=args.output, quiet=args.quiet,
+                  pictures=False if args.no_pictures else None, group_size=args.group_size)
         return 0
     raise AssertionError(args.command)

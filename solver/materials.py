@@ -80,3 +80,28 @@ PIEZO: dict[str, dict[str, tuple[float, str]]] = {
         "d33": (-33e-12, "beta-PVDF d33 ~ -(20-35) pC/N [lit, unconfirmed]"),
     },
 }
+
+# Isotropic elastic solids (Young's modulus in Pa, Poisson's ratio), e.g. the Li foil under a layer.
+ELASTIC: dict[str, dict[str, tuple[float, str]]] = {
+    "li_metal": {
+        "young": (4.91e9, "Li metal, polycrystalline, room temperature, E = 4.91 GPa "
+                          "[lit, as listed in the project's physics reference; not re-checked]"),
+        "poisson": (0.36, "Li metal nu = 0.36 [lit, as listed in the project's physics reference; not re-checked]"),
+    },
+}
+
+
+def li_foundation_stiffness(thickness: float, young: float | None = None,
+                            poisson: float | None = None) -> tuple[float, float]:
+    """(k_normal, k_tangential) in Pa/m of a thin Li foil of ``thickness`` on a rigid base.
+
+    Thin-layer (Winkler) model: k_n = M / H with M = E (1 - nu) / ((1 + nu)(1 - 2 nu)) the
+    constrained (oedometric) modulus and k_t = G / H with G = E / (2 (1 + nu)); E and nu
+    default to ``ELASTIC["li_metal"]``.
+    """
+    li = preset_values(ELASTIC, "li_metal")
+    E = li["young"] if young is None else young
+    nu = li["poisson"] if poisson is None else poisson
+    oedometric = E * (1 - nu) / ((1 + nu) * (1 - 2 * nu))
+    shear = E / (2 * (1 + nu))
+    return oedometric / thickness, shear / thickness

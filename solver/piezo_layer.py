@@ -11,8 +11,13 @@ Assumptions (documented in README, exposed in ``physics.piezo``):
   Li creeps above ~0.4-1 MPa, so a growing bud cannot push much harder than its flow stress),
   or the layer's lower surface on the bud is displaced by the local bud height (u = h e_n;
   linear elasticity makes this meaningful only for buds much thinner than the layer). On the
-  flat Li the layer is held (bonded: u = 0; sliding: u_n = 0). Lateral walls are symmetry
-  planes (u_n = 0).
+  flat Li the layer is held by rigid Li (bonded: u = 0; sliding: u_n = 0) or rests on an
+  elastic Li foil (``li_substrate``): the foil, of thickness H on a rigid current collector,
+  is a thin-layer (Winkler) foundation with traction -K u on the layer, K_n = M / H and
+  K_t = G / H (M = E(1-nu)/((1+nu)(1-2nu)) the oedometric modulus, G the shear modulus; Li
+  E = 4.91 GPa, nu = 0.36 [lit]). The foil is then compliant everywhere but carries no shear
+  between neighbouring points, which is fair for loads varying over lengths >> H and only an
+  estimate for a bud narrower than the foil. Lateral walls are symmetry planes (u_n = 0).
 * Electrical: psi = 0 on the Li (the reference, at the electrode potential); the top is
   charge-free (``open``) or held at the Li potential (``screened``).
 * Coupling: inside the layer's electrolyte-filled pores the ions feel the extra field
@@ -27,6 +32,7 @@ import dataclasses
 
 import numpy as np
 
+from solver import materials as matlib
 from solver._dolfinx import MPI, dolfinx
 from solver.domain import Domain, SubDomain, restrict
 from solver.physics import piezo as pz
@@ -76,6 +82,8 @@ def solve(config, parent: Domain, electrode: list[str], porosity: float) -> Piez
     if held:
         if config.bottom == "bonded":
             problem.fix(held, np.zeros(gdim))
+        elif config.bottom == "li_substrate":
+            problem.elastic_support(held, *matlib.li_foundation_stiffness(config.li_thickness))
         else:
             problem.fix(held, 0.0, component=vertical)
     if "side" in present:
@@ -139,17 +147,37 @@ def metrics(result: PiezoLayerResult, apex=None, thickness: float | None = None)
 
 
 def cell_fields(result: PiezoLayerResult) -> dict:
-    """Per-cell stress measures and electric displacement of the layer (owned cells)."""
+    """Per-cell stress and strain components, von Mises stress and electric displacement of the
+    layer (owned cells).
+
+    Components are named by the model's axes: ``xx, yy, zz, xy, xz, yz`` in 3D; ``xx, yy, xy``
+    in plane strain (plus ``stress_zz``, the out-of-plane stress; eps_zz = 0); ``rr, zz, hoop,
+    rz`` axisymmetric. Strains are tensor components (engineering shear = 2 x ``strain_xy``).
+    ``strain_vertical`` is the normal strain along the layer normal (y in 2D, z in 3D).
+    """
     p = result.problem
     d = p.domain
-    vertical = d.mesh.geometry.dim - 1
+    gdim = d.mesh.geometry.dim
+    vertical = gdim - 1
     s = p.stress(p.u, p.psi)
+    eps = p.strain(p.u)
     out = {"von_mises_stress": _cellwise(d, p.von_mises(p.u, p.psi))}
-    names = ["rr", "zz", "hoop"] if d.axisymmetric else ["xx", "yy", "zz"]
-    for k, name in enumerate(names):
-        out[f"stress_{name}"] = _cellwise(d, s[k, k])
+    if d.axisymmetric:  # tensor index 0 = r, 1 = z, 2 = hoop
+        axes = {"rr": (0, 0), "zz": (1, 1), "hoop": (2, 2), "rz": (0, 1)}
+        strains = list(axes)
+    elif gdim == 2:  # plane strain: index 2 is out of plane
+        axes = {"xx": (0, 0), "yy": (1, 1), "zz": (2, 2), "xy": (0, 1)}
+        strains = ["xx", "yy", "xy"]
+    else:
+        axes = {"xx": (0, 0), "yy": (1, 1), "zz": (2, 2), "xy": (0, 1), "xz": (0, 2), "yz": (1, 2)}
+        strains = list(axes)
+    for name, (i, j) in axes.items():
+        out[f"stress_{name}"] = _cellwise(d, s[i, j])
+    for name in strains:
+        i, j = axes[name]
+        out[f"strain_{name}"] = _cellwise(d, eps[i, j])
     out["electric_displacement"] = _cellwise(d, p.displacement_field(p.u, p.psi), (3,))
-    out["strain_vertical"] = _cellwise(d, p.strain(p.u)[vertical, vertical])
+    out["strain_vertical"] = _cellwise(d, eps[vertical, vertical])
     return out
 
 

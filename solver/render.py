@@ -13,6 +13,10 @@
     plating current density along the electrode for every case (matplotlib).
 ``comparison.png`` (two or more cases)
     the current-density maps side by side with one colour scale and one zoom window.
+``<case>_piezo.png`` (cases with a piezoelectric layer, ``layer.vtkhdf``)
+    piezo potential psi (mV) in the layer, diverging colours centred on 0, same section.
+``piezo_comparison.png`` (two or more such cases)
+    the piezo maps side by side on one symmetric colour scale (poling up/down: opposite signs).
 
 Every picture is drawn from the files alone (no DOLFINx, one process). A picture whose
 inputs are missing is skipped; one that fails is skipped with a warning, so that a
@@ -26,7 +30,7 @@ import json
 import math
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +61,8 @@ LI_COLOR = "#b8b8b8"
 ELECTRODE_COLOR = "black"
 INTERFACE_COLOR = "white"
 STREAM_COLOR = "white"
+PIEZO_CMAP = "RdBu_r"  # diverging, white at psi = 0
+LAYER_COLOR = "#404040"  # layer top on the piezo maps (white would vanish where psi ~ 0)
 
 
 # --------------------------------------------------------------------------------------
@@ -80,6 +86,7 @@ class CaseFiles:
     scenario: dict  # resolved scenario of this case ({} when unknown)
     fields: Path | None
     electrode: Electrode | None
+    layer: Path | None = None  # layer.vtkhdf of a piezoelectric layer
 
     @property
     def geometry(self) -> dict:
@@ -117,6 +124,7 @@ def _read_cases(folder: Path) -> list[CaseFiles]:
         sub = folder / name
         where = sub if (sub / "fields.vtkhdf").exists() or (sub / "metrics.json").exists() else folder
         fields = where / "fields.vtkhdf"
+        layer = where / "layer.vtkhdf"
         cases.append(
             CaseFiles(
                 name=name,
@@ -124,6 +132,7 @@ def _read_cases(folder: Path) -> list[CaseFiles]:
                 scenario=scenario,
                 fields=fields if fields.exists() else None,
                 electrode=_read_electrode(where / "electrode_current.csv"),
+                layer=layer if layer.exists() else None,
             )
         )
     return cases
@@ -283,6 +292,7 @@ class Section:
     ylabel: str
     note: str = ""  # e.g. the slice position
     interface_label: str = "region interface"
+    interface_color: str = INTERFACE_COLOR
     metrics: dict = field(default_factory=dict)
 
 
@@ -373,15 +383,7 @@ def _section(case: CaseFiles) -> Section:
     if cut.n_cells == 0:
         raise ValueError(f"the plane y = {y0 * UM:.3g} um does not cut the mesh")
 
-    def to_plane(poly: pv.PolyData) -> pv.PolyData:
-        if poly.n_points == 0:
-            return pv.PolyData()
-        p = np.asarray(poly.points)
-        poly = poly.copy()
-        poly.points = np.c_[p[:, 0] * UM, p[:, 2] * UM, np.zeros(len(p))]
-        return poly
-
-    sec = to_plane(cut).clean(tolerance=1e-9, absolute=False)  # the cut repeats points
+    sec = _to_plane(cut).clean(tolerance=1e-9, absolute=False)  # the cut repeats points
     v = np.asarray(sec.cell_data["current"])
     sec.cell_data["current"] = np.c_[v[:, 0], v[:, 2], np.zeros(len(v))]
     # electrode vertices: the CSV rows (the mesh field is not reliable off the electrode)
@@ -400,10 +402,20 @@ def _section(case: CaseFiles) -> Section:
             path = path[np.lexsort((path[:, 1], path[:, 0]))]
     iface_lines = pv.PolyData()
     if len(iface):
-        iface_lines = to_plane(_triangles(pts, iface).slice(normal=(0, 1, 0), origin=(0, y0, 0)))
+        iface_lines = _to_plane(_triangles(pts, iface).slice(normal=(0, 1, 0), origin=(0, y0, 0)))
     return Section(case.name, sec, path, iface_lines, (float(apex3[0] * UM), float(apex3[2] * UM)),
                    bud_size, coating, "x (µm)", "z (µm)", note=f"slice y = {_snap(y0 * UM, scale):.3g} µm",
                    metrics=case.metrics, interface_label=iface_label)
+
+
+def _to_plane(poly: pv.PolyData) -> pv.PolyData:
+    """A cut of a 3D mesh by a plane y = const (m) -> its (x, z) in um, in the z = 0 plane."""
+    if poly.n_points == 0:
+        return pv.PolyData()
+    p = np.asarray(poly.points)
+    poly = poly.copy()
+    poly.points = np.c_[p[:, 0] * UM, p[:, 2] * UM, np.zeros(len(p))]
+    return poly
 
 
 def _interface_label(raw: pv.DataSet, region: np.ndarray) -> str:
@@ -562,7 +574,7 @@ def _scene(sec: Section, window, scalars: str, cmap: str, clim, stream: bool = F
         if sec.interface.n_points:
             iface = _clip(sec.interface, window)
             if iface.n_points:
-                pl.add_mesh(iface, color=INTERFACE_COLOR, line_width=1.5 * lw, lighting=False)
+                pl.add_mesh(iface, color=sec.interface_color, line_width=1.5 * lw, lighting=False)
         cx, cy = (view[0] + view[1]) / 2, (view[2] + view[3]) / 2
         dist = 10 * max(w, h)
         pl.camera.parallel_projection = True
@@ -592,7 +604,7 @@ def _legend(ax, sec: Section, stream: bool = False, fontsize=10):
     if len(sec.electrode_path) >= 2:
         handles.append(Line2D([], [], color=ELECTRODE_COLOR, lw=2, label="Li electrode"))
     if sec.interface.n_points:
-        handles.append(Line2D([], [], color=INTERFACE_COLOR, lw=3, label=sec.interface_label))
+        handles.append(Line2D([], [], color=sec.interface_color, lw=3, label=sec.interface_label))
     if stream:
         handles.append(Line2D([], [], color=STREAM_COLOR, lw=1, label="current lines"))
     if handles:  # mid-grey box: black and white lines both show
@@ -695,12 +707,9 @@ def _draw_current(sec: Section, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _draw_comparison(sections: list[Section], path: Path) -> Path:
+def _panels(sections: list[Section], scenes, titles: list[str]):
+    """One row of rendered scenes (same window) with shared axes: (figure, axes)."""
     n = len(sections)
-    window = _union([_bud_window(s) for s in sections])
-    ranges = np.array([_window_range(s, window) for s in sections])
-    clim = _nonempty((float(ranges[:, 0].min()), float(ranges[:, 1].max())))
-    scenes = [_scene(s, window, "magnitude", CURRENT_CMAP, clim) for s in sections]
     view = scenes[0][1]
     aspect = (view[3] - view[2]) / (view[1] - view[0])
     width = min(16.0, 7.0 * n + 1.5) if n <= 3 else 24.0
@@ -708,17 +717,104 @@ def _draw_comparison(sections: list[Section], path: Path) -> Path:
     height = float(np.clip(panel * 0.85 * aspect + 2.2, 4.5, 9.0))
     fig = _figure(width, height)
     axes = fig.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
-    for ax, sec, (img, v) in zip(axes, sections, scenes):
+    for ax, sec, (img, v), title in zip(axes, sections, scenes, titles):
         _show(ax, img, v, sec)
-        ax.set_title(f"{sec.name}\n{_caption(sec.metrics)}", fontsize=12)
+        ax.set_title(title, fontsize=12)
         if sec.interface.n_points:  # the black Li outline explains itself
             _legend(ax, sec, fontsize=9)
     for ax in axes[1:]:
         ax.set_ylabel("")
+    return fig, axes
+
+
+def _draw_comparison(sections: list[Section], path: Path) -> Path:
+    window = _union([_bud_window(s) for s in sections])
+    ranges = np.array([_window_range(s, window) for s in sections])
+    clim = _nonempty((float(ranges[:, 0].min()), float(ranges[:, 1].max())))
+    scenes = [_scene(s, window, "magnitude", CURRENT_CMAP, clim) for s in sections]
+    fig, axes = _panels(sections, scenes, [f"{s.name}\n{_caption(s.metrics)}" for s in sections])
     _colorbar(fig, list(axes), CURRENT_CMAP, clim, "current density magnitude (mA/cm²)", shrink=0.9)
     note = f" ({sections[0].note})" if sections[0].note else ""
     where = "near the bud" if any(sec.bud_size for sec in sections) else "near the electrode"
     fig.suptitle(f"Current density magnitude {where}, same colour scale{note}", fontsize=14)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------
+# Piezo potential in the layer (layer.vtkhdf), cut and mirrored like the case's section
+# --------------------------------------------------------------------------------------
+
+
+def _layer_section(case: CaseFiles, sec: Section) -> Section:
+    """``sec`` with the layer mesh as its grid (point data ``psi_mV``); outlines kept, the layer
+    top drawn dark. Field data ``psi_range_mV``: min/max of psi over the whole layer."""
+    raw = pv.read(str(case.layer))
+    if isinstance(raw, pv.MultiBlock):
+        raw = raw.combine()
+    grid, tdim, _ = _linear_simplices(raw)
+    pts = np.asarray(grid.points, dtype=float)
+    psi = np.asarray(grid.point_data["piezo_potential"], dtype=float) * 1e3
+    cells = np.asarray(grid.cell_connectivity).reshape(-1, tdim + 1)
+    if tdim == 2:
+        out = pv.UnstructuredGrid({pv.CellType.TRIANGLE: cells}, np.c_[pts[:, :2] * UM, np.zeros(len(pts))])
+        out.point_data["psi_mV"] = psi
+        if case.dimension == "axisymmetric":
+            out, _ = _mirror(out, pv.PolyData())
+    else:  # the plane y = y_apex of _section
+        y0 = float(_apex(case.electrode.xyz, 2)[1]) if case.electrode is not None else 0.0
+        vol = pv.UnstructuredGrid({pv.CellType.TETRA: cells}, pts)
+        vol.point_data["psi_mV"] = psi
+        out = _to_plane(vol.slice(normal=(0, 1, 0), origin=(0, y0, 0), generate_triangles=True))
+        if out.n_cells == 0:
+            raise ValueError(f"the plane y = {y0 * UM:.3g} um does not cut the layer")
+        out = out.clean(tolerance=1e-9, absolute=False)
+    out.field_data["psi_range_mV"] = [float(psi.min()), float(psi.max())]
+    return replace(sec, grid=out, interface_color=LAYER_COLOR, interface_label="layer top")
+
+
+def _layer_window(sec: Section) -> tuple[float, float, float, float]:
+    """The layer's extent, with some electrolyte above its top."""
+    x0, x1, y0, y1 = _full_window(sec)
+    return (x0, x1, y0, y1 + 0.4 * (y1 - y0))
+
+
+def _psi_clim(sections: list[Section]) -> tuple[float, float]:
+    """Symmetric about 0: +- the largest |psi| (mV) shown."""
+    m = max(float(np.abs(s.grid.point_data["psi_mV"]).max(initial=0.0)) for s in sections)
+    m = max(m, 1e-9)
+    return (-m, m)
+
+
+def _piezo_caption(sec: Section) -> str:
+    lo, hi = np.asarray(sec.grid.field_data["psi_range_mV"], dtype=float)
+    text = f"ψ min {lo:.3g} mV, max {hi:.3g} mV"
+    above = (sec.metrics.get("piezo") or {}).get("piezo_potential_above_apex_V")
+    if isinstance(above, (int, float)) and not isinstance(above, bool) and math.isfinite(above):
+        text += f", above apex {above * 1e3:.3g} mV"
+    return text
+
+
+def _draw_piezo(sec: Section, path: Path) -> Path:
+    clim = _psi_clim([sec])
+    img, view = _scene(sec, _layer_window(sec), "psi_mV", PIEZO_CMAP, clim)
+    fig = _figure(10, _single_height(view))
+    ax = fig.add_subplot()
+    _show(ax, img, view, sec)
+    _legend(ax, sec)
+    _colorbar(fig, ax, PIEZO_CMAP, clim, "piezo potential ψ (mV)", shrink=0.9)
+    fig.suptitle(f"{sec.name}: piezo potential ψ in the layer (mV)", fontsize=14)
+    ax.set_title(_piezo_caption(sec) + (f"; {sec.note}" if sec.note else ""), fontsize=11)
+    return _save(fig, path)
+
+
+def _draw_piezo_comparison(sections: list[Section], path: Path) -> Path:
+    window = _union([_layer_window(s) for s in sections])
+    clim = _psi_clim(sections)
+    scenes = [_scene(s, window, "psi_mV", PIEZO_CMAP, clim) for s in sections]
+    fig, axes = _panels(sections, scenes, [f"{s.name}\n{_piezo_caption(s)}" for s in sections])
+    _colorbar(fig, list(axes), PIEZO_CMAP, clim, "piezo potential ψ (mV)", shrink=0.9)
+    note = f" ({sections[0].note})" if sections[0].note else ""
+    fig.suptitle(f"Piezo potential ψ in the layer, same colour scale{note}", fontsize=14)
     return _save(fig, path)
 
 # --------------------------------------------------------------------------------------
@@ -831,7 +927,7 @@ def render_folder(folder: Path | str) -> list[Path]:
             written.append(result)
         return result
 
-    sections = []
+    sections, layers = [], []
     for case in cases:
         if case.fields is None:
             continue
@@ -841,9 +937,16 @@ def render_folder(folder: Path | str) -> list[Path]:
         sections.append(sec)
         attempt(f"{case.name}_potential.png", _draw_potential, sec, out / f"{case.name}_potential.png")
         attempt(f"{case.name}_current.png", _draw_current, sec, out / f"{case.name}_current.png")
+        if case.layer is not None:
+            layer = attempt(f"{case.name} layer", _layer_section, case, sec)
+            if layer is not None:
+                layers.append(layer)
+                attempt(f"{case.name}_piezo.png", _draw_piezo, layer, out / f"{case.name}_piezo.png")
     attempt("electrode_current.png", _draw_electrode_profile, cases, out / "electrode_current.png")
     if len(sections) >= 2:
         attempt("comparison.png", _draw_comparison, sections, out / "comparison.png")
+    if len(layers) >= 2:
+        attempt("piezo_comparison.png", _draw_piezo_comparison, layers, out / "piezo_comparison.png")
     if not existed and not any(out.iterdir()):
         out.rmdir()  # nothing to draw (e.g. outputs.fields: false)
     return written

@@ -20,6 +20,7 @@ every problem is reported with the file, the dotted key and what is wrong.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import typing
 from pathlib import Path
@@ -32,7 +33,9 @@ import meshes
 from meshes.base import MeshOptions
 from solver import materials as matlib
 from solver.errors import UserError
-from solver.units import Conductivity, CurrentDensity, Dimensionless, Potential, Pressure, Temperature
+from solver.units import (
+    Conductivity, CurrentDensity, Dimensionless, Length, MolarVolume, Potential, Pressure, Temperature, Time,
+)
 
 
 class Strict(BaseModel):
@@ -134,7 +137,7 @@ class PiezoLayer(Strict):
     """Piezoelectric response of a layer to the bud beneath it, and its effect on the ions.
 
     The layer was cast on flat Li; the bud grew beneath it and presses on it (``loading``), the
-    layer being held on the flat Li; linear theory about the present geometry. The piezo potential psi (0 on the Li) then acts on the ions in the
+    layer resting on the flat Li (``bottom``); linear theory about the present geometry. The piezo potential psi (0 on the Li) then acts on the ions in the
     layer's pores as an extra field: i = -kappa_eff grad(phi + screening_factor * psi).
     """
 
@@ -154,8 +157,16 @@ class PiezoLayer(Strict):
     contact_pressure: Pressure = Field(
         1e6, ge=0, description="loading: pressure. Li flow stress ~0.4-1 MPa [lit]"
     )
-    bottom: Literal["bonded", "sliding"] = Field(
-        "bonded", description="layer on the flat Li: no displacement, or free to slide tangentially"
+    bottom: Literal["bonded", "sliding", "li_substrate"] = Field(
+        "bonded",
+        description="layer on the flat Li: bonded to rigid Li (u = 0), sliding on rigid Li (u_n = 0), or "
+        "bonded to an elastic Li foil of thickness li_thickness on a rigid current collector, as a thin-layer "
+        "(Winkler) foundation: traction -K u with K_n = M/H (M the oedometric modulus) and K_t = G/H",
+    )
+    li_thickness: Length = Field(
+        20e-6, gt=0,
+        description="bottom: li_substrate. Li foil thickness H (default 20 um: a thin anode foil, an "
+        "assumption, not from the BTO study); Li E = 4.91 GPa, nu = 0.36 [lit] (solver/materials.py)",
     )
     top: Literal["free", "clamped", "pressure"] = Field(
         "free", description="layer top: traction-free, held by a separator, or under a stack pressure"
@@ -182,6 +193,30 @@ class Physics(Strict):
 
 
 # ----------------------------------------------------------------------------- study
+class Growth(Strict):
+    """Quasi-static, two-way growth of the bud (``study.growth``).
+
+    Each step solves the stationary problem on the present geometry (piezo layer included),
+    then advances the bud's height relative to the flat electrode by Faraday's law,
+    dh/dt = (i_apex - i_far) V_m / F, with explicit Euler steps; the flat electrode's own rise
+    (i_far V_m / F) moves everything together and is not followed. The new height updates the
+    geometry, the layer's loading, the piezo field and the current. The bud's other dimensions
+    stay as given. Growth stops early when the bud flattens (height <= ``min_height``) or the
+    geometry can no longer be built (e.g. the bud reaches the layer top).
+    """
+
+    advance: str = Field(
+        "geometry.bud.height", description="dotted key of the geometry parameter that Faraday's law advances"
+    )
+    duration: Time = Field(..., gt=0, description="plating time")
+    steps: int = Field(10, ge=1, le=10000, description="number of equal time steps")
+    molar_volume: MolarVolume = Field(
+        1.3e-5, gt=0, description="molar volume of the deposit; Li metal 1.3e-5 m^3/mol "
+        "(M = 6.94 g/mol, rho = 0.534 g/cm^3) [lit]"
+    )
+    min_height: Length = Field(0.1e-6, gt=0, description="below this the bud counts as flattened")
+
+
 class Study(Strict):
     """Stationary study. Sign convention: positive current density = plating (Li+ -> Li)."""
 
@@ -193,6 +228,10 @@ class Study(Strict):
         -0.05,
         description="potentiostatic: electrode potential vs the electrolyte at the counter "
         "(negative = plating)",
+    )
+
+    growth: Growth | None = Field(
+        None, description="quasi-static growth: Faraday's law advances the bud over time steps (off when absent)"
     )
 
     @model_validator(mode="after")
@@ -225,6 +264,87 @@ class Outputs(Strict):
     overwrite: bool = Field(True, description="replace an existing output folder")
 
 
+# ----------------------------------------------------------------------------- sweep
+class Range(Strict):
+    """Evenly spaced values from start to stop (both ends included), in start's unit."""
+
+    start: float | str
+    stop: float | str
+    num: int = Field(..., ge=2, le=1000)
+    spacing: Literal["linear", "log"] = "linear"
+
+    def values(self) -> list:
+        import numpy as np
+
+        from solver import units
+
+        unit = (units.split(self.start) or (None, None))[1]
+        try:
+            a = units.magnitude(self.start, unit) if unit else float(self.start)
+            b = units.magnitude(self.stop, unit) if unit else float(self.stop)
+        except ValueError as err:
+            raise UserError(f"{err} (start and stop must be numbers or quantities of one kind)") from None
+        if self.spacing == "log":
+            if a <= 0 or b <= 0:
+                raise UserError("spacing: log needs positive start and stop")
+            grid = np.geomspace(a, b, self.num)
+        else:
+            grid = np.linspace(a, b, self.num)
+        return [f"{v:.12g} {unit}" if unit else float(f"{v:.12g}") for v in grid]
+
+
+class Sweep(Strict):
+    """A parameter sweep: every point runs every variant, each into ``<output>/<point>/<variant>``.
+
+    Values are written as in the rest of the file ("8 um", 0.5, up). The summary
+    (``summary.csv``, ``summary.json``, plots of ``metrics`` against each parameter) is written
+    to the output folder. Cases that fail are listed there and do not stop the others.
+    """
+
+    parameters: dict[str, list[Any] | Range] = Field(
+        ..., min_length=1,
+        description="dotted key -> list of values, or {start, stop, num, spacing}",
+    )
+    mode: Literal["grid", "zip", "each"] = Field(
+        "grid",
+        description="grid: every combination; zip: the i-th values of every list together (equal "
+        "lengths); each: one parameter at a time, the others at the scenario's values",
+    )
+    metrics: list[str] = Field(
+        ["tip_over_far"], min_length=1,
+        description="metrics (dotted paths into a case's metrics.json) tabulated and plotted",
+    )
+
+    @model_validator(mode="after")
+    def _lists(self):
+        for key, values in self.parameters.items():
+            if isinstance(values, list) and not values:
+                raise ValueError(f"parameters.{key}: give at least one value")
+        return self
+
+    def points(self) -> list[dict[str, Any]]:
+        """The sweep's points: dicts of dotted key -> value, in run order."""
+        lists = {}
+        for key, values in self.parameters.items():
+            try:
+                lists[key] = values.values() if isinstance(values, Range) else list(values)
+            except UserError as err:
+                raise UserError(f"sweep.parameters.{key}: {err}") from None
+        if self.mode == "each":
+            return [{key: v} for key, values in lists.items() for v in values]
+        if self.mode == "zip":
+            lengths = {len(v) for v in lists.values()}
+            if len(lengths) > 1:
+                raise UserError(
+                    "sweep: mode zip needs lists of equal length; got "
+                    + ", ".join(f"{k}: {len(v)}" for k, v in lists.items())
+                )
+            return [dict(zip(lists, combo)) for combo in zip(*lists.values())]
+        import itertools
+
+        return [dict(zip(lists, combo)) for combo in itertools.product(*lists.values())]
+
+
 class Geometry(Strict):
     builder: Literal[tuple(meshes.BUILDERS)] = "li_bud"  # type: ignore[valid-type]
     model_config = ConfigDict(extra="allow")  # the builder's own model checks the rest
@@ -249,6 +369,7 @@ class Scenario(Strict):
     variants: dict[str, dict[str, Any]] = Field(
         {}, description="name -> {dotted.key: value} overrides; null removes a key (its default applies)"
     )
+    sweep: Sweep | None = Field(None, description="parameter sweep over dotted keys (see Sweep)")
 
 
 # ----------------------------------------------------------------------------- schema
@@ -384,14 +505,52 @@ def _read_yaml(path: Path) -> dict:
 class Case:
     """One validated variant of a scenario, ready to run."""
 
-    def __init__(self, name: str, scenario: Scenario, geometry_params: BaseModel):
-        self.name = name
+    def __init__(self, name: str, scenario: Scenario, geometry_params: BaseModel, point: str = ""):
+        self.name = name  # the variant's name (the scenario's name when it has no variants)
         self.scenario = scenario
         self.geometry = geometry_params
+        self.point = point  # the sweep point's label ("" outside sweeps)
+        self.same_as: Case | None = None  # an identical case earlier in the sweep (run once)
+
+    @property
+    def label(self) -> str:
+        """``point/variant`` in a sweep, the variant's name otherwise."""
+        return f"{self.point}/{self.name}" if self.point else self.name
+
+    def key(self) -> str:
+        """Identity of the computation: two cases with equal keys give equal results."""
+        data = self.resolved()
+        data.pop("variant")
+        data.pop("name", None)
+        data.pop("description", None)
+        data.pop("outputs", None)
+        return yaml.safe_dump(data, sort_keys=True)
+
+    def with_values(self, changes: dict[str, Any]) -> Case:
+        """A copy with some dotted keys set (SI values), validated again."""
+        data = self.resolved()
+        data.pop("variant")
+        for key, value in changes.items():
+            set_dotted(data, key, value)
+        cases, problems = _validate(data, "", self.point)
+        if problems:
+            raise UserError("; ".join(problems))
+        new = cases[0]
+        new.name = self.name
+        return new
+
+    def value(self, dotted: str):
+        """The resolved (SI) value at a dotted key; None where the key is absent."""
+        node: Any = self.resolved()
+        for k in dotted.split("."):
+            if not isinstance(node, dict) or k not in node:
+                return None
+            node = node[k]
+        return node
 
     def resolved(self) -> dict:
         """All defaults filled in, quantities in SI: what is saved with the results."""
-        data = self.scenario.model_dump(mode="json", exclude={"variants", "geometry"})
+        data = self.scenario.model_dump(mode="json", exclude={"variants", "geometry", "sweep"})
         data["geometry"] = {"builder": self.scenario.geometry.builder, **self.geometry.model_dump(mode="json")}
         data["variant"] = self.name
         return data
@@ -444,31 +603,107 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> list[Case]:
-    """Read, override and validate a scenario file; return one Case per variant.
+    """Read, override and validate a scenario file; return one Case per variant (and sweep point).
 
     Raises ``UserError`` listing every problem found (file, dotted key, message).
     """
-    path = Path(path)
-    return cases_from_dict(_read_yaml(path), str(path), overrides)
+    return load_plan(path, overrides).cases
 
 
 def cases_from_dict(raw: dict, source: str = "<scenario>", overrides: list[str] | None = None) -> list[Case]:
     """Validate a scenario given as a (YAML-like) dict; see ``load``."""
+    return plan_from_dict(raw, source, overrides).cases
+
+
+@dataclasses.dataclass
+class Point:
+    """One point of a sweep (the only point, labelled "", without a sweep)."""
+
+    label: str
+    values: dict[str, Any]  # dotted key -> value as written in the scenario
+    cases: list[Case]
+
+
+@dataclasses.dataclass
+class Plan:
+    """Everything a scenario file asks to run, validated."""
+
+    source: str
+    sweep: Sweep | None
+    points: list[Point]
+
+    @property
+    def cases(self) -> list[Case]:
+        return [c for p in self.points for c in p.cases]
+
+
+def load_plan(path: str | Path, overrides: list[str] | None = None) -> Plan:
+    path = Path(path)
+    return plan_from_dict(_read_yaml(path), str(path), overrides)
+
+
+def plan_from_dict(raw: dict, source: str = "<scenario>", overrides: list[str] | None = None) -> Plan:
+    """Validate a scenario dict with its variants, sweep and ``--set`` overrides."""
     raw = copy.deepcopy(raw)
-    path = source
     for option in overrides or []:
         key, value = parse_set(option)
-        set_dotted(raw, key, value)
+        try:
+            set_dotted(raw, key, value)
+        except UserError as err:
+            raise UserError(f"{source}: --set {option}: {err}") from None
+    sweep = None
+    if raw.get("sweep") is not None:
+        try:
+            sweep = Sweep.model_validate(raw["sweep"])
+        except ValidationError as err:
+            lines = _format_errors(err, Sweep, "sweep.")
+            raise UserError(f"{source}: invalid scenario\n  " + "\n  ".join(lines)) from None
+        try:
+            values = sweep.points()
+        except UserError as err:
+            raise UserError(f"{source}: {err}") from None
+    else:
+        values = [{}]
+    raw.pop("sweep", None)
+    points, problems = [], []
+    width = max(3, len(str(len(values) - 1)))
+    for n, point_values in enumerate(values):
+        label = f"p{n:0{width}d}" if sweep else ""
+        data = copy.deepcopy(raw)
+        for key, value in point_values.items():
+            try:
+                set_dotted(data, key, value)
+            except UserError as err:
+                problems.append(f"sweep.parameters.{key}: {err}")
+        where = f"sweep point {label} ({', '.join(f'{k}={v}' for k, v in point_values.items())}): " if sweep else ""
+        cases, found = _validate(data, where, label)
+        problems += found
+        points.append(Point(label, point_values, cases))
+        if problems and n == 0:
+            break  # the first point's problems are (nearly always) every point's
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise UserError(f"{source}: invalid scenario\n  " + "\n  ".join(unique))
+    plan = Plan(source, sweep, points)
+    seen: dict[str, Case] = {}
+    for case in plan.cases:
+        case.same_as = seen.setdefault(case.key(), case) if sweep else None
+        if case.same_as is case:
+            case.same_as = None
+    return plan
 
+
+def _validate(raw: dict, prefix: str, point: str) -> tuple[list[Case], list[str]]:
+    """One Case per variant of a scenario dict (sweep already applied), and the problems found."""
     problems: list[str] = []
     variants = raw.get("variants") or {}
     if not isinstance(variants, dict) or not all(isinstance(v, dict) or v is None for v in variants.values()):
-        raise UserError(f"{path}: variants: expected a mapping of name -> {{dotted.key: value}}")
+        return [], [f"{prefix}variants: expected a mapping of name -> {{dotted.key: value}}"]
     cases: list[Case] = []
     for vname, changes in (variants or {"": {}}).items():
         data = copy.deepcopy(raw)
         data.pop("variants", None)
-        where = f"variants.{vname}: " if vname else ""
+        where = prefix + (f"variants.{vname}: " if vname else "")
         for key, value in (changes or {}).items():
             try:
                 set_dotted(data, str(key), value)
@@ -494,8 +729,9 @@ def cases_from_dict(raw: dict, source: str = "<scenario>", overrides: list[str] 
             problems += [where + line for line in _format_errors(err, builder_model, "geometry.")]
             continue
         problems += _check_names(scenario, params, where)
-        cases.append(Case(vname or scenario.name, scenario, params))
-    if problems:
-        unique = list(dict.fromkeys(problems))
-        raise UserError(f"{path}: invalid scenario\n  " + "\n  ".join(unique))
-    return cases
+        case = Case(vname or scenario.name, scenario, params, point)
+        growth = scenario.study.growth
+        if growth is not None and not isinstance(case.value(growth.advance), (int, float)):
+            problems.append(f"{where}study.growth.advance: '{growth.advance}' is not a number in this scenario")
+        cases.append(case)
+    return cases, problems

@@ -7,6 +7,8 @@ it translates one into the other.
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -18,11 +20,11 @@ import meshes
 from solver._dolfinx import MPI, dolfinx
 from solver import piezo_layer
 from solver.domain import Domain
-from solver.errors import UserError
+from solver.errors import SolverError, UserError
 from solver.output import Staging, gather_grid, provenance, write_json
 from solver.physics.potential import ButlerVolmer, CurrentDistribution
 from solver.postprocess import boundary_stats, recover_current, value_near
-from solver.scenario import Case, ElectrolyteMaterial, PorousLayerMaterial
+from solver.scenario import Case, ElectrolyteMaterial, Plan, Point, PorousLayerMaterial
 
 
 class Log:
@@ -264,59 +266,169 @@ def output_dir(cases: list[Case], override: str | None = None) -> Path:
     return Path(override or s.outputs.directory or Path("results") / s.name)
 
 
-def run(cases: list[Case], source: str, comm=MPI.COMM_WORLD, outdir: str | None = None, quiet=False,
-        pictures: bool | None = None) -> dict:
-    """Run every case of a scenario; write the results folder; return {case: metrics}."""
+def run_case(case: Case, folder: Path, comm, log=None) -> dict:
+    """Mesh, solve and write one case into ``folder`` on ``comm``; its metrics."""
+    log = log or (lambda msg: None)
+    label = f"[{case.label}] "
+    if comm.rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    log(f"{label}mesh: building '{case.scenario.geometry.builder}' ({case.geometry.dimension})")
+    domain = build_domain(case, comm)
+    t_mesh = time.perf_counter() - t0
+    log(f"{label}mesh: {domain.num_cells_global()} cells; solve: {case.scenario.physics.model} "
+        f"{case.scenario.study.control}" + (" + piezo layer" if case.scenario.physics.piezo else ""))
+    t0 = time.perf_counter()
+    growth_info = None
+    if case.scenario.study.growth is None:
+        problem, result, current, metrics, layer = solve_case(case, domain)
+    else:
+        from solver import growth
+
+        def solve(c: Case):
+            return solve_case(c, domain if c is case else build_domain(c, comm))
+
+        case, (problem, result, current, metrics, layer), growth_info = growth.grow(case, solve, log)
+        metrics["growth"] = growth_info
+    metrics = {"case": case.name, **metrics}
+    t_solve = time.perf_counter() - t0
+    log(f"{label}solve: {result.newton_iterations} Newton / {result.linear_iterations} linear "
+        f"iterations; " + _summary(metrics))
+    t0 = time.perf_counter()
+    metrics["timings_s"] = {"mesh": t_mesh, "solve": t_solve}
+    write_case(folder, case, problem, current, metrics, case.scenario.outputs.fields, layer)
+    if growth_info is not None and comm.rank == 0:
+        write_rows(folder / "growth.csv", growth_info["steps"])
+    metrics["timings_s"]["write"] = time.perf_counter() - t0
+    return metrics
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """A list of flat dicts as CSV (empty cells for None)."""
+    keys = list(rows[0])
+    lines = [",".join(keys)]
+    for row in rows:
+        lines.append(",".join("" if row[k] is None else (f"{row[k]:.10g}" if isinstance(row[k], float) else str(row[k]))
+                              for k in keys))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def split_groups(comm, group_size: int | None):
+    """Split ``comm`` into groups of ``group_size`` ranks: (group communicator, colour, number)."""
+    k = group_size or comm.size
+    if k < 1 or comm.size % k:
+        raise UserError(f"--group-size {k}: must divide the number of MPI ranks ({comm.size})")
+    groups = comm.size // k
+    if groups == 1:
+        return comm, 0, 1
+    return comm.Split(comm.rank // k, comm.rank), comm.rank // k, groups
+
+
+def run(plan: Plan | list[Case], source: str | None = None, comm=MPI.COMM_WORLD, outdir: str | None = None,
+        quiet=False, pictures: bool | None = None, group_size: int | None = None) -> dict:
+    """Run every case of a scenario (variants and sweep points); write the results folder.
+
+    The cases are spread over groups of ``group_size`` ranks (default: one group of all
+    ranks), case ``j`` to group ``j mod groups``. Returns {case label: metrics} (on every rank).
+    In a sweep a failed case is recorded (``{"error": ...}``) and the others go on; the run then
+    ends with a ``SolverError`` naming the failures, after the results are in place.
+    """
+    if not isinstance(plan, Plan):
+        plan = Plan(source or "<scenario>", None, [Point("", {}, list(plan))])
+    source = plan.source
+    cases = plan.cases
     log = Log(comm, quiet)
     t_start = time.perf_counter()
     final = output_dir(cases, outdir)
     s0 = cases[0].scenario
     if final.exists() and not s0.outputs.overwrite:
         raise UserError(f"{source}: outputs.overwrite is false and {final} exists")
-    all_metrics = {}
-    multi = len(cases) > 1
-    with Staging(final, comm) as stage:
-        for case in cases:
-            label = f"[{case.name}] " if multi else ""
-            folder = stage / case.name if multi else stage
-            if comm.rank == 0:
-                folder.mkdir(parents=True, exist_ok=True)
-            t0 = time.perf_counter()
-            log(f"{label}mesh: building '{case.scenario.geometry.builder}' ({case.geometry.dimension})")
-            domain = build_domain(case, comm)
-            t_mesh = time.perf_counter() - t0
-            log(f"{label}mesh: {domain.num_cells_global()} cells; solve: {case.scenario.physics.model} "
-                f"{case.scenario.study.control}" + (" + piezo layer" if case.scenario.physics.piezo else ""))
-            t0 = time.perf_counter()
-            problem, result, current, metrics, layer = solve_case(case, domain)
-            metrics = {"case": case.name, **metrics}
-            t_solve = time.perf_counter() - t0
-            log(f"{label}solve: {result.newton_iterations} Newton / {result.linear_iterations} linear "
-                f"iterations; " + _summary(metrics))
-            t0 = time.perf_counter()
-            log(f"{label}write: {final / case.name if multi else final}")
-            metrics["timings_s"] = {"mesh": t_mesh, "solve": t_solve}
-            write_case(folder, case, problem, current, metrics, case.scenario.outputs.fields, layer)
-            metrics["timings_s"]["write"] = time.perf_counter() - t0
-            all_metrics[case.name] = metrics
-        wall = time.perf_counter() - t_start
-        if comm.rank == 0:
-            resolved = {c.name: c.resolved() for c in cases}
-            (stage / "scenario.resolved.yaml").write_text(
-                f"# {source} with every default filled in; quantities in SI units\n"
-                + yaml.safe_dump(resolved if multi else resolved[cases[0].name], sort_keys=False)
-            )
-            write_json(stage / "metrics.json", {"source": source, "cases": all_metrics})
-            write_json(stage / "provenance.json", provenance(comm, wall))
-        want_pictures = s0.outputs.pictures if pictures is None else pictures
-        if want_pictures and all(c.scenario.outputs.fields for c in cases):
-            log("render: pictures")
-            if comm.rank == 0:
-                from solver import render
+    group, colour, groups = split_groups(comm, group_size)
+    tasks = [c for c in cases if c.same_as is None]
+    if groups > 1:
+        log(f"{len(tasks)} cases over {groups} groups of {group.size} rank(s)")
+    multi = len(cases) > 1 or plan.sweep is not None
+    try:
+        with Staging(final, comm) as stage:
 
-                render.render_folder(stage)
-    log(f"done: results in {final} ({time.perf_counter() - t_start:.1f} s)")
-    return all_metrics
+            def folder_of(case: Case) -> Path:
+                return stage / case.point / case.name if plan.sweep else (stage / case.name if multi else stage)
+
+            mine: dict[str, dict] = {}
+            for case in tasks[colour::groups]:
+                try:
+                    mine[case.label] = run_case(case, folder_of(case), group, log)
+                except Exception as err:  # noqa: BLE001 - a sweep records the failure and goes on
+                    if plan.sweep is None:
+                        raise
+                    message = str(err) if isinstance(err, (SolverError, UserError)) else f"{type(err).__name__}: {err}"
+                    mine[case.label] = {"case": case.name, "error": message}
+                    if group.rank == 0:  # nothing half-written: the failure is in the point's metrics.json
+                        shutil.rmtree(folder_of(case), ignore_errors=True)
+                    log(f"[{case.label}] FAILED: {message}")
+            gathered = comm.gather(mine if group.rank == 0 else {}, root=0)
+            results: dict[str, dict] = {}
+            if comm.rank == 0:
+                for part in gathered:
+                    results.update(part)
+                for case in cases:
+                    if case.same_as is not None:
+                        results[case.label] = {**results[case.same_as.label], "same_as": case.same_as.label}
+                results = {c.label: results[c.label] for c in cases}
+            results = comm.bcast(results, root=0)
+            wall = time.perf_counter() - t_start
+            if comm.rank == 0:
+                if plan.sweep is None:
+                    _write_index(stage, source, cases, results)
+                else:
+                    for point in plan.points:
+                        _write_index(stage / point.label, source, point.cases, results, point.values)
+                        for case in point.cases:
+                            if case.same_as is not None and "error" not in results[case.label]:
+                                os.symlink(Path("..") / case.same_as.point / case.same_as.name,
+                                           stage / case.point / case.name, target_is_directory=True)
+                    from solver import sweep
+
+                    sweep.write_summary(stage, plan, results)
+                write_json(stage / "provenance.json", provenance(comm, wall))
+            want_pictures = s0.outputs.pictures if pictures is None else pictures
+            if want_pictures and comm.rank == 0:
+                if plan.sweep is not None:
+                    log("render: sweep plots")
+                    from solver import sweep
+
+                    sweep.plot_summary(stage, plan, results)
+                elif all(c.scenario.outputs.fields for c in cases):
+                    log("render: pictures")
+                    from solver import render
+
+                    render.render_folder(stage)
+    finally:
+        if group is not comm:
+            group.Free()
+    failed = [label for label, m in results.items() if "error" in m]
+    log(f"done: results in {final} ({time.perf_counter() - t_start:.1f} s)"
+        + (f"; {len(failed)} of {len(cases)} cases failed" if failed else ""))
+    if failed:
+        raise SolverError(f"{len(failed)} of {len(cases)} cases failed ({', '.join(failed)}); "
+                          f"see {final / 'summary.csv'}")
+    return results
+
+
+def _write_index(folder: Path, source: str, cases: list[Case], results: dict, point: dict | None = None) -> None:
+    """``scenario.resolved.yaml`` and ``metrics.json`` of a folder of cases (rank 0)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    multi = len(cases) > 1 or point is not None
+    resolved = {c.name: c.resolved() for c in cases}
+    (folder / "scenario.resolved.yaml").write_text(
+        f"# {source} with every default filled in; quantities in SI units\n"
+        + yaml.safe_dump(resolved if multi else resolved[cases[0].name], sort_keys=False)
+    )
+    body = {"source": source}
+    if point is not None:
+        body["point"] = point
+    body["cases"] = {c.name: results[c.label] for c in cases}
+    write_json(folder / "metrics.json", body)
 
 
 def _summary(m: dict) -> str:

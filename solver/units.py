@@ -20,6 +20,8 @@ from pydantic import BeforeValidator, WithJsonSchema
 
 __all__ = [
     "to_si",
+    "split",
+    "magnitude",
     "Quantity",
     "Length",
     "CurrentDensity",
@@ -30,6 +32,7 @@ __all__ = [
     "Diffusivity",
     "Concentration",
     "Pressure",
+    "MolarVolume",
     "Dimensionless",
     "SI_UNIT",
 ]
@@ -45,6 +48,7 @@ SI_UNIT: dict[str, tuple[str, str]] = {
     "diffusivity": ("[length] ** 2 / [time]", "m^2/s"),
     "concentration": ("[substance] / [length] ** 3", "mol/m^3"),
     "pressure": ("[mass] / [length] / [time] ** 2", "Pa"),
+    "molar_volume": ("[length] ** 3 / [substance]", "m^3/mol"),
     "dimensionless": ("", "1"),
 }
 
@@ -95,6 +99,30 @@ def to_si(value: Any, dimension: str) -> float:
     return float(f"{si_value:.15g}")
 
 
+def split(value: Any) -> tuple[float, str] | None:
+    """``"8 um"`` -> ``(8.0, "um")``; None for anything that is not a "<number> <unit>" string."""
+    if not isinstance(value, str):
+        return None
+    match = _NUMBER_UNIT.match(value)
+    if not match or not match.group(2):
+        return None
+    return float(match.group(1)), match.group(2)
+
+
+def magnitude(value: Any, unit: str) -> float:
+    """A number (taken as already in ``unit``) or a quantity string, expressed in ``unit``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    number, given = split(value) or (None, None)
+    if number is None:
+        raise ValueError(f"cannot read {value!r} as '<number> <unit>'")
+    ureg = _registry()
+    try:
+        return float(ureg.Quantity(number, given.replace("^", "**")).to(unit.replace("^", "**")).magnitude)
+    except Exception as err:  # pint raises several exception types
+        raise ValueError(f"cannot express {value!r} in {unit}") from err
+
+
 def Quantity(dimension: str):  # noqa: N802 - reads like a type in annotations
     """Annotated float type that accepts a number (SI) or a quantity string."""
     si = SI_UNIT[dimension][1]
@@ -121,4 +149,5 @@ Time = Quantity("time")
 Diffusivity = Quantity("diffusivity")
 Concentration = Quantity("concentration")
 Pressure = Quantity("pressure")
+MolarVolume = Quantity("molar_volume")
 Dimensionless = Quantity("dimensionless")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import ufl
 
+from solver._dolfinx import MPI
 from solver.physics.piezo import EPS0, Piezoelectricity, composite, preset, rotation_from_z
 from tests.helpers import box, rate, rectangle
 
@@ -200,3 +201,167 @@ def test_mms_rates(degree, axisymmetric):
     assert rates[1] == pytest.approx(degree + 1, abs=0.2)
     assert rates[2] == pytest.approx(degree, abs=0.15)
     assert rates[3] == pytest.approx(degree, abs=0.15)
+
+
+# ----------------------------------------------------------------------------- frame invariance
+def _rotation(axis, angle) -> np.ndarray:
+    """Rotation by ``angle`` about ``axis`` (Rodrigues)."""
+    k = np.asarray(axis, float) / np.linalg.norm(axis)
+    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + math.sin(angle) * K + (1 - math.cos(angle)) * K @ K
+
+
+@pytest.mark.mpi
+def test_rotating_the_whole_3d_problem_leaves_energy_and_potential_unchanged():
+    """A coupled 3D layer (poled along its normal n, bottom clamped and grounded, top under a
+    pressure plus a tangential traction, open circuit, free sides) solved as is and with the
+    mesh turned by a generic rotation R, the poling along R n and the traction turned by R.
+
+    Lagrange elements on affinely mapped tetrahedra are frame-covariant, so the discrete
+    solutions match node by node (psi' = psi, u' = R u) and the energies are equal in exact
+    arithmetic; the tolerance (1e-10 relative; ~1e-14 is seen) only allows for round-off in assembly and the LU
+    solve. Not trivial: without the piezo constants the energy differs by ~10 %.
+    """
+    R = _rotation((1.0, -2.0, 3.0), 0.9)  # not about a coordinate axis
+    assert np.allclose(R @ R.T, np.eye(3)) and np.isclose(np.linalg.det(R), 1.0)
+    n = np.array([0.0, 0.0, 1.0])
+    shear = np.array([0.4 * T, -0.25 * T, 0.0])  # tangential part of the top load
+    d = box(3, (20e-6, 14e-6, THICK))  # one mesh, turned in place: same partition and numbering
+
+    def solve(material, turn):
+        p = Piezoelectricity(d, material.poled_along(turn @ n), degree=2)
+        p.fix(["z0"], np.zeros(3))
+        p.potential(["z0"], 0.0)
+        p.pressure(["z1"], T)
+        p.traction(["z1"], turn @ shear)
+        p.solve()
+        psi = p.psi.x.array.copy()
+        u = p.u.x.array.reshape(-1, 3).copy()
+        return p.energy(), psi, u
+
+    comm = d.comm
+    energy, psi, u = solve(BTO, np.eye(3))
+    elastic_only, _, _ = solve(BTO.scaled(0.0), np.eye(3))
+    d.mesh.geometry.x[:] = d.mesh.geometry.x @ R.T
+    energy_r, psi_r, u_r = solve(BTO, R)
+
+    psi_max = comm.allreduce(float(np.abs(psi).max()), op=MPI.MAX)
+    u_max = comm.allreduce(float(np.abs(u).max()), op=MPI.MAX)
+    psi_err = comm.allreduce(float(np.abs(psi_r - psi).max()), op=MPI.MAX) / psi_max
+    u_err = comm.allreduce(float(np.abs(u_r - u @ R.T).max()), op=MPI.MAX) / u_max
+    psi_max_r = comm.allreduce(float(np.abs(psi_r).max()), op=MPI.MAX)
+    print(f"energy {energy:.9e} J, rotated {energy_r:.9e} J (rel diff {abs(energy_r / energy - 1):.2e}); "
+          f"e = 0: {elastic_only:.6e} J ({elastic_only / energy - 1:+.1%}); max|psi| {psi_max:.6f} V, "
+          f"node-wise psi diff {psi_err:.2e}, u diff {u_err:.2e}")
+    assert energy_r == pytest.approx(energy, rel=1e-10)
+    assert psi_max_r == pytest.approx(psi_max, rel=1e-10)
+    assert psi_err < 1e-10 and u_err < 1e-10
+    # a genuinely coupled problem: the piezo constants change the energy and make a potential
+    assert abs(elastic_only / energy - 1) > 0.05
+    assert psi_max > 0.01
+
+
+# ----------------------------------------------------------------------------- elastic (Winkler) support
+def _cells(p):
+    from solver.piezo_layer import PiezoLayerResult, cell_fields
+
+    return cell_fields(PiezoLayerResult(p, None))
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("dimension", ["axisymmetric", "3d"])
+def test_slab_on_a_li_foundation_settles_by_p_over_k(dimension):
+    """A laterally confined slab (rollers on every side: uniaxial strain) poled along its normal,
+    open circuit, on a thin-Li-foil (Winkler) support, under a top pressure p.
+
+    Exact: the support settles by p / K_n, K_n = M / H (Li's oedometric modulus over the foil
+    thickness); the slab itself shortens by p t / c33^D with c33^D = c33 + e33^2 / eps33^S
+    (D_3 = 0); psi is that of the rigidly supported slab. The state is linear in z, so P1
+    reproduces it to round-off (asserted to 1e-9).
+    """
+    from solver.materials import li_foundation_stiffness
+
+    H = 20e-6
+    k_n, k_t = li_foundation_stiffness(H)
+    E, nu = 4.91e9, 0.36
+    assert k_n == pytest.approx(E * (1 - nu) / ((1 + nu) * (1 - 2 * nu)) / H, rel=1e-14)
+    assert k_t == pytest.approx(E / (2 * (1 + nu)) / H, rel=1e-14)
+    if dimension == "3d":
+        d = box(3, (20e-6, 20e-6, THICK))
+        rollers, bottom, top, axis = [("x0", 0), ("x1", 0), ("y0", 1), ("y1", 1)], "z0", "z1", 2
+    else:
+        d = rectangle(4, (20e-6, THICK), axisymmetric=True)
+        rollers, bottom, top, axis = [("x0", 0), ("x1", 0)], "y0", "y1", 1
+    normal = np.eye(3)[2] if dimension == "3d" else np.eye(3)[1]
+    mat = BTO.poled_along(normal)
+    p = Piezoelectricity(d, mat, degree=1)
+    for name, comp in rollers:
+        p.fix([name], 0.0, component=comp)
+    p.elastic_support([bottom], k_n, k_t)
+    p.potential([bottom], 0.0)
+    p.pressure([top], T)
+    p.solve()
+
+    def mean(f, name):
+        ds = d.ds_on([name])
+        return d.integrate(f * ds) / d.integrate(ufl.as_ufl(1.0) * ds)
+
+    uz = p.u.sub(axis).collapse()
+    settlement, u_top, psi_top = -mean(uz, bottom), -mean(uz, top), mean(p.psi, top)
+    m = BTO.poled_along((0, 0, 1))  # material-frame constants
+    c33_D = m.C[2, 2, 2, 2] + m.e[2, 2, 2] ** 2 / m.eps[2, 2]
+    strain = -T / c33_D
+    field = -m.e[2, 2, 2] * strain / m.eps[2, 2]  # D_3 = 0
+    print(f"{dimension}: settlement {settlement * 1e9:.6f} nm (p/K_n {T / k_n * 1e9:.6f} nm, rel err "
+          f"{settlement * k_n / T - 1:.1e}); top {u_top * 1e9:.6f} nm; psi_top {psi_top:.6f} V")
+    assert settlement == pytest.approx(T / k_n, rel=1e-9)
+    assert u_top == pytest.approx(T / k_n - strain * THICK, rel=1e-9)
+    assert psi_top == pytest.approx(-field * THICK, rel=1e-9)
+    # the support stores 1/2 p^2 / K_n per unit area
+    assert p.support_energy() == pytest.approx(0.5 * T ** 2 / k_n * d.area([bottom]), rel=1e-9)
+
+    # cell output: the uniform uniaxial-strain state, every component by name
+    sigma = np.einsum("ijkl,kl->ij", m.C, np.diag([0, 0, strain])) - m.e[2] * field  # e[k=3, i, j] E_3
+    cells = _cells(p)
+    names = {"3d": {"xx": (0, 0), "yy": (1, 1), "zz": (2, 2), "xy": (0, 1), "xz": (0, 2), "yz": (1, 2)},
+             "axisymmetric": {"rr": (0, 0), "zz": (2, 2), "hoop": (1, 1), "rz": (0, 2)}}[dimension]
+    scale_s, scale_e = np.abs(sigma).max(), abs(strain)
+    for name, (i, j) in names.items():  # material frame: 3 = the poling axis = the layer normal
+        assert np.allclose(cells[f"stress_{name}"], sigma[i, j], rtol=0, atol=1e-9 * scale_s), name
+        expected = strain if (i, j) == (2, 2) else 0.0
+        assert np.allclose(cells[f"strain_{name}"], expected, rtol=0, atol=1e-9 * scale_e), name
+    assert np.allclose(cells["strain_vertical"], strain, rtol=1e-9)
+
+
+@pytest.mark.mpi
+def test_tangential_foundation_stiffness_in_simple_shear():
+    """A 3D block (elastic: e = 0) in simple shear sigma_xz = tau on a Winkler support, held by
+    the support alone: the bottom slides by tau / K_t and the top by tau / K_t + tau t / c44.
+    Linear in z: P1 exact to round-off."""
+    k_n, k_t = 4e14, 9e13  # ~ a 20 um Li foil, Pa/m
+    tau = 0.5e6
+    d = box(3, (20e-6, 20e-6, THICK))
+    mat = BTO.scaled(0.0).poled_along((0, 0, 1))
+    p = Piezoelectricity(d, mat, degree=1)
+    p.elastic_support(["z0"], k_n, k_t)
+    p.potential(["z0"], 0.0)
+    p.traction(["z1"], [tau, 0.0, 0.0])
+    p.traction(["x1"], [0.0, 0.0, tau])  # the complementary shear keeps the block in equilibrium
+    p.traction(["x0"], [0.0, 0.0, -tau])
+    p.solve()
+    c44 = mat.C[0, 2, 0, 2]
+
+    def mean(f, name):
+        ds = d.ds_on([name])
+        return d.integrate(f * ds) / d.integrate(ufl.as_ufl(1.0) * ds)
+
+    ux = p.u.sub(0).collapse()
+    slide, top = mean(ux, "z0"), mean(ux, "z1")
+    print(f"slide {slide * 1e9:.6f} nm (tau/K_t {tau / k_t * 1e9:.6f} nm), top {top * 1e9:.6f} nm")
+    assert slide == pytest.approx(tau / k_t, rel=1e-9)
+    assert top == pytest.approx(tau / k_t + tau * THICK / c44, rel=1e-9)
+    cells = _cells(p)
+    assert np.allclose(cells["stress_xz"], tau, rtol=1e-9)
+    assert np.allclose(cells["strain_xz"], tau / (2 * c44), rtol=1e-9)
+    for name in ("xx", "yy", "zz", "xy", "yz"):
+        assert np.allclose(cells[f"stress_{name}"], 0.0, atol=1e-9 * tau), name

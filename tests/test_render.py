@@ -148,3 +148,62 @@ def test_3d_slice_of_a_synthetic_folder(tmp_path):
     assert sec.xlabel == "x (µm)" and sec.ylabel == "z (µm)"
     assert sec.apex == pytest.approx((0.0, 1.5))
     assert len(sec.electrode_path) > 2 and sec.interface.n_points > 0
+
+
+@pytest.fixture(scope="module")
+def piezo_folder(tmp_path_factory) -> Path:
+    """The BTO piezo scenario, coarse, without the passive case: bare (no layer), piezo_up and
+    piezo_down (layer.vtkhdf each)."""
+    folder = tmp_path_factory.mktemp("render") / "piezo"
+    rc = main(["run", str(ROOT / "scenarios" / "bud_bto_piezo.yaml"), "--no-pictures", "-q", "-o", str(folder),
+               *COARSE, "--set", "variants.passive=null"])
+    assert rc == 0
+    return folder
+
+
+def _blue_red(path: Path) -> tuple[float, float]:
+    """Fractions of clearly blue and clearly red pixels."""
+    with Image.open(path) as img:
+        rgb = np.asarray(img.convert("RGB"), dtype=float)
+    return float((rgb[..., 2] - rgb[..., 0] > 60).mean()), float((rgb[..., 0] - rgb[..., 2] > 60).mean())
+
+
+def test_piezo_pictures(piezo_folder):
+    assert not (piezo_folder / "bare" / "layer.vtkhdf").exists()
+    paths = render.render_folder(piezo_folder)
+    names = {p.name for p in paths}
+    assert {"piezo_up_piezo.png", "piezo_down_piezo.png", "piezo_comparison.png"} <= names
+    assert "bare_piezo.png" not in names
+    assert not (piezo_folder / "pictures" / "bare_piezo.png").exists()
+    for name in ("piezo_up_piezo.png", "piezo_down_piezo.png", "piezo_comparison.png"):
+        assert_picture(piezo_folder / "pictures" / name)
+    # psi in mV, mirrored like the other maps; poling down reverses it: mostly blue, mostly red
+    cases = {c.name: c for c in render._read_cases(piezo_folder)}
+    layers = {name: render._layer_section(cases[name], render._section(cases[name]))
+              for name in ("piezo_up", "piezo_down")}
+    up, down = (np.asarray(layers[n].grid.field_data["psi_range_mV"]) for n in ("piezo_up", "piezo_down"))
+    psi_max = cases["piezo_up"].metrics["piezo"]["piezo_potential_max_V"] * 1e3
+    assert up[1] == pytest.approx(psi_max) and up == pytest.approx(-down[::-1], rel=1e-6)
+    assert render._psi_clim(list(layers.values())) == pytest.approx((-abs(up).max(), abs(up).max()))
+    b = layers["piezo_up"].grid.bounds
+    assert b[0] == pytest.approx(-b[1]) and layers["piezo_up"].xlabel == "r (µm)"
+    blue, red = _blue_red(piezo_folder / "pictures" / "piezo_up_piezo.png")
+    assert blue > red
+    blue, red = _blue_red(piezo_folder / "pictures" / "piezo_down_piezo.png")
+    assert red > blue
+
+
+def test_piezo_picture_needs_a_layer(piezo_folder, tmp_path):
+    """Only cases with layer.vtkhdf get a piezo map; one such case: no piezo comparison."""
+    metrics = json.loads((piezo_folder / "metrics.json").read_text())
+    metrics["cases"] = {k: v for k, v in metrics["cases"].items() if k in ("piezo_up", "piezo_down")}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    shutil.copy(piezo_folder / "scenario.resolved.yaml", tmp_path / "scenario.resolved.yaml")
+    shutil.copytree(piezo_folder / "piezo_up", tmp_path / "piezo_up")
+    shutil.copytree(piezo_folder / "piezo_down", tmp_path / "piezo_down",
+                    ignore=shutil.ignore_patterns("layer.vtkhdf"))
+    names = {p.name for p in render.render_folder(tmp_path)}
+    assert {"piezo_up_piezo.png", "piezo_up_potential.png", "piezo_down_potential.png"} <= names
+    assert sorted(p.name for p in (tmp_path / "pictures").glob("*piezo.png")) == ["piezo_up_piezo.png"]
+    assert not (tmp_path / "pictures" / "piezo_comparison.png").exists()
+    assert_picture(tmp_path / "pictures" / "piezo_up_piezo.png")

@@ -19,10 +19,12 @@ Two-dimensional models use the full 3D tensors:
 
 Weak form (w = 2 pi r axisymmetric, 1 otherwise), test functions (v, phi):
 
-    int sigma(u, psi) : eps(v) w dx = int t . v w ds            (traction t on boundaries)
+    int sigma(u, psi) : eps(v) w dx + int (K u) . v w ds_K = int t . v w ds
     int D(u, psi) . grad(phi) w dx = int q phi w ds - int rho phi w dx
 
-(q = D.n the free surface charge, 0 = charge-free; rho a free volume charge, used by MMS).
+(t a prescribed traction; K = k_t I + (k_n - k_t) n n an elastic (Winkler) support, whose
+traction on the body is -K u; q = D.n the free surface charge, 0 = charge-free; rho a free
+volume charge, used by MMS).
 
 Natural conditions are therefore traction-free and charge-free (open-circuit, unscreened)
 surfaces. The psi unknown is scaled internally by sqrt(|C| / |epsS|) so that both blocks of
@@ -204,6 +206,7 @@ class Piezoelectricity:
         self._bcs_psi: list = []
         self._loads = []  # (names, UFL vector traction)
         self._charges = []  # (names, UFL scalar surface charge density q = D.n)
+        self._supports = []  # (names, k_normal Constant, k_tangential Constant), Pa/m
         self.body_force = None  # UFL vector body force (N/m^3)
         self.charge_density = None  # UFL scalar free charge (C/m^3)
         self.manufactured = None  # (u, psi) UFL expressions: add their weak residual to the load (MMS)
@@ -304,6 +307,27 @@ class Piezoelectricity:
             t = dolfinx.fem.Constant(self.domain.mesh, np.asarray(t, dtype=float))
         self._loads.append((names, t))
 
+    def elastic_support(self, names: list[str], k_normal: float, k_tangential: float) -> None:
+        """An elastic (Winkler) foundation on the named boundaries: traction t = -K u with
+        K = k_t I + (k_n - k_t) n n (Pa/m), n the outward normal.
+
+        A thin substrate of thickness H bonded to a rigid base behaves so when the load varies
+        over lengths much longer than H: k_n = M / H (M the constrained, oedometric modulus)
+        and k_t = G / H. The term is symmetric positive semi-definite; with k_n, k_t > 0 on a
+        flat face it alone holds a body against rigid motion.
+        """
+        if k_normal < 0 or k_tangential < 0:
+            raise SolverError("elastic support stiffnesses must be >= 0")
+        mesh = self.domain.mesh
+        self._supports.append((names, dolfinx.fem.Constant(mesh, PETSc.ScalarType(k_normal)),
+                               dolfinx.fem.Constant(mesh, PETSc.ScalarType(k_tangential))))
+
+    def support_traction(self, u, k_normal, k_tangential):
+        """Traction -K u that an elastic support exerts on the body (gdim vector)."""
+        n = ufl.FacetNormal(self.domain.mesh)
+        un = ufl.dot(u, n)
+        return -(k_tangential * (u - un * n) + k_normal * un * n)
+
     def surface_charge(self, names: list[str], q) -> None:
         """Free surface charge density q = D.n (C/m^2) on the named boundaries."""
         self._charges.append((names, q))
@@ -319,6 +343,8 @@ class Piezoelectricity:
         psi, phi = s * psi_hat, s * phi_hat
         a = ufl.inner(self.stress(u, psi), self.strain(v)) * w * d.dx
         a += ufl.inner(self.displacement_field(u, psi), -self.field(phi)) * w * d.dx
+        for names, kn, kt in self._supports:
+            a += -ufl.inner(self.support_traction(u, kn, kt), v) * w * d.ds_on(names)
         # explicit zero loads keep both blocks in the right-hand side (UFL drops literal zeros)
         zero_u = dolfinx.fem.Constant(d.mesh, np.zeros(self.gdim))
         zero = dolfinx.fem.Constant(d.mesh, PETSc.ScalarType(0.0))
@@ -364,8 +390,18 @@ class Piezoelectricity:
         return PiezoResult(self.u, self.psi)
 
     def energy(self) -> float:
-        """Total electric enthalpy of the solution (J; 2D: J per metre of depth)."""
+        """Electric enthalpy of the body (J; 2D: J per metre of depth); elastic supports excluded
+        (see ``support_energy``)."""
         return self.domain.integrate(self.energy_density(self.u, self.psi) * self.domain.weight * self.domain.dx)
+
+    def support_energy(self) -> float:
+        """Elastic energy stored in the elastic supports, 1/2 int u . K u w ds (J)."""
+        d = self.domain
+        total = 0.0
+        for names, kn, kt in self._supports:
+            t = self.support_traction(self.u, kn, kt)
+            total += d.integrate(-0.5 * ufl.inner(t, self.u) * d.weight * d.ds_on(names))
+        return total
 
 
 def preset(name: str) -> PiezoMaterial:
