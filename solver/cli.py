@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except SolverError as err:
         _error(f"solver: {err}")
         return 3
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
 
 
 def _rank() -> int:
