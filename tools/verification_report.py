@@ -4,8 +4,10 @@
     .venv/bin/python tools/verification_report.py
 
 MMS convergence rates (P1/P2, planar/axisymmetric, potentio/galvanostatic), primary tip
-ratios vs analytic values, and the largest relative difference between serial and
-`mpirun -n 2` metrics of the default scenario. Uses the same code paths as the tests.
+ratios vs analytic values, the largest relative difference between serial and
+`mpirun -n 2` metrics of the default scenario, the piezo slab voltage and strain vs
+analytic values, the piezo MMS rates and the growth rate vs the hemisphere benchmark.
+Uses the same code paths as the tests.
 """
 
 import json
@@ -75,7 +77,43 @@ def serial_vs_mpi():
         print(f"  largest relative serial/MPI difference (V, tip_over_far, total current): {worst:.2e}")
 
 
+def piezo():
+    import numpy as np
+
+    from tests import test_piezo as tp
+
+    print("Piezoelectric slab (BaTiO3, 8 um, 1 MPa) vs analytic:")
+    for dim in ("axisymmetric", "3d"):
+        _, V, _ = tp._slab(dim, tp.BTO)
+        exact = -tp.BTO.g33 * tp.T * tp.THICK
+        volts = 10.0
+        _, _, uz = tp._slab(dim, tp.BTO, load=volts)
+        strain = tp.BTO.d_voigt[2, 2] * (-volts / tp.THICK)
+        print(f"  {dim:12s} V = {V:.6e} V vs g33 T t = {exact:.6e} V ({V / exact - 1:+.1e}); "
+              f"free strain {uz / tp.THICK:.6e} vs d33 E = {strain:.6e} ({uz / tp.THICK / strain - 1:+.1e})")
+    print("MMS, coupled (u, psi) (rates over n = 4, 8, 16):")
+    for degree in (1, 2):
+        for axi in (False, True):
+            ns = [4, 8, 16]
+            errs = np.array([tp.mms_errors(n, degree, axi) for n in ns])
+            r = [rate(errs[:, k], [1 / n for n in ns]) for k in range(4)]
+            print(f"  P{degree} {'axisymmetric' if axi else 'plane strain'}: L2 u {r[0]:.3f}, L2 psi {r[1]:.3f} "
+                  f"(want {degree + 1}); H1 u {r[2]:.3f}, H1 psi {r[3]:.3f} (want {degree})")
+
+
+def growth():
+    from tests import test_growth as tg
+
+    _, _, info = tg.grow(tg.hemisphere(duration="10 min", steps=1))
+    got = info["steps"][0]["growth_rate_m_s"]
+    want = 2 * tg.I_APP * tg.VM / tg.growth.FARADAY
+    print(f"Growth: hemisphere apex rise rate {got:.6e} m/s vs (beta - 1) i Vm / F = {want:.6e} m/s "
+          f"({got / want - 1:+.2%})")
+
+
 if __name__ == "__main__":
     mms()
     tips()
     serial_vs_mpi()
+    piezo()
+    growth()
