@@ -73,3 +73,13 @@ def _tag_faces(mesh, size, axes) -> Domain:
     facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, idx, val[first])
     mesh.topology.create_connectivity(tdim - 1, tdim)
     return Domain(mesh, cell_tags, facet_tags, {"solid": 1}, names)
+
+
+def interval(n: int, length: float = 1.0, grading: float = 1.0, comm=MPI.COMM_WORLD) -> Domain:
+    """[0, length] with points x0 (left) and x1 (right), region "electrolyte"; ``grading`` > 1
+    crowds the cells toward x0 (x = length * s**grading for uniform s)."""
+    mesh = dolfinx.mesh.create_interval(comm, n, [0.0, 1.0])
+    mesh.geometry.x[:, 0] = length * mesh.geometry.x[:, 0] ** grading
+    d = _tag_faces(mesh, (length,), ["x"])
+    d.regions = {"electrolyte": 1}
+    return d

@@ -1,0 +1,412 @@
+"""Tertiary current distribution: transient salt transport in a binary electrolyte.
+
+Electroneutral concentrated-solution model of a binary salt (Newman; the form used in DFN
+battery models), unknowns the salt concentration c (mol/m^3) and the electrolyte potential
+phi (V, measured against a Li reference electrode), in every electrolyte-filled region
+(free electrolyte: porosity 1; porous layers: porosity eps and Bruggeman factor
+tau = eps^b on D and kappa)::
+
+    eps dc/dt = div(tau D(c) grad c)                                      (t+ constant)
+    div i = 0,   i = -tau kappa(c) [grad phi - (2RT/F)(1 - t+) TDF(c) grad ln c]
+
+Boundaries (n the outward normal of the electrolyte, i_p = i.n the plating current density,
+i_a = -i_p the Butler-Volmer anodic current density)::
+
+    electrode:  i_a = i0(c) [exp(alpha_a f eta) - exp(-alpha_c f eta)],  eta = V - phi - E_eq,
+                i0(c) = i0_ref (c / c_ref)^gamma (gamma = alpha_a by default: Li/Li+),
+                salt: -tau D grad c . n = (1 - t+) i_p / F
+    counter:    "reference": phi = 0, c = c_bulk (a bulk reservoir);
+                "electrode": a Li counter electrode at potential 0 with the same kinetics
+                law and salt flux (a closed symmetric cell Li|Li conserves salt)
+    elsewhere:  no flux of salt or current
+
+Control: potentiostatic (V given) or galvanostatic (V a global unknown with the total
+plating current fixed). Time: backward Euler; ``integrate`` adapts the step (the change of c
+per step and the Newton iterations), cuts it back and retries when SNES fails, lands on the
+requested output times and stops at Sand's time (the electrode surface concentration reaching
+zero), estimated by interpolating between the last two steps.
+
+The c equation is multiplied by F and every equation by dt, so that all residual blocks are
+charges (C) with a round-off floor independent of the step; SNES converges on a relative
+decrease ``rtol`` or an absolute residual of 1e-11 of the cell's salt charge F c_bulk |cell|.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import basix.ufl
+import numpy as np
+import ufl
+
+from solver._dolfinx import MPI, PETSc, dolfinx
+from solver.domain import Domain
+from solver.errors import SolverError
+from solver.physics.potential import FARADAY, GAS_CONSTANT, ButlerVolmer
+
+
+def _pos(c, m):
+    """c clipped at a tiny positive value (property laws and logarithms of c)."""
+    return ufl.max_value(c, 1e-9) if m is ufl else np.maximum(c, 1e-9)
+
+
+@dataclasses.dataclass
+class Electrolyte:
+    """Binary-electrolyte transport laws, each written once for UFL and numpy: ``law(c, m)``
+    with ``m`` the module (``ufl`` or ``numpy``) and c in mol/m^3."""
+
+    conductivity: Callable  # S/m
+    diffusivity: Callable  # m^2/s
+    transference_number: float
+    thermodynamic_factor: Callable = lambda c, m: 1.0 + 0.0 * c
+    name: str = "electrolyte"
+
+    @classmethod
+    def constant(cls, conductivity: float, diffusivity: float, transference_number: float, name="constant"):
+        return cls(lambda c, m: conductivity + 0.0 * c, lambda c, m: diffusivity + 0.0 * c, transference_number,
+                   name=name)
+
+
+@dataclasses.dataclass
+class Region:
+    """An electrolyte-filled region: the electrolyte and, for porous layers, eps and b."""
+
+    electrolyte: Electrolyte
+    porosity: float = 1.0
+    bruggeman: float = 1.5
+
+    @property
+    def tortuosity_factor(self) -> float:
+        return self.porosity**self.bruggeman
+
+
+@dataclasses.dataclass
+class StepResult:
+    converged: bool
+    newton_iterations: int
+    reason: int
+
+
+class Tertiary:
+    """Transient Nernst-Planck (concentrated solution) problem on a Domain; see module doc.
+
+    Args:
+        domain: mesh with named regions and boundaries.
+        regions: region name -> Region (every cell must be covered; one electrolyte law).
+        electrode: working-electrode boundary name -> ButlerVolmer (i0 at c_ref).
+        counter: counter boundary names; ``counter_type`` "reference" or "electrode".
+        c_bulk: initial and reservoir concentration; c_ref: reference of i0 (default c_bulk).
+    """
+
+    def __init__(self, domain: Domain, regions: dict[str, Region], electrode: dict[str, ButlerVolmer],
+                 counter: list[str], counter_type: str = "reference", counter_kinetics: ButlerVolmer | None = None,
+                 c_bulk: float = 1000.0, c_ref: float | None = None, i0_exponent: float | None = None,
+                 control: str = "galvanostatic", current_density: float = 10.0, electrode_potential: float = -0.05,
+                 temperature: float = 298.15, degree: int = 1, rtol: float = 1e-9, max_iterations: int = 25,
+                 petsc_options: dict | None = None, prefix: str = "tertiary_"):
+        laws = {id(r.electrolyte) for r in regions.values()}
+        if len(laws) != 1:
+            raise SolverError("the tertiary model takes one electrolyte (porous layers hold the same one)")
+        self.domain, self.regions, self.electrode = domain, regions, electrode
+        self.counter, self.counter_type = counter, counter_type
+        self.counter_kinetics = counter_kinetics or next(iter(electrode.values()))
+        self.electrolyte = next(iter(regions.values())).electrolyte
+        self.c_bulk = c_bulk
+        self.c_ref = c_ref or c_bulk
+        self.i0_exponent = i0_exponent
+        self.control = control
+        self.temperature = temperature
+        self.f = FARADAY / (GAS_CONSTANT * temperature)
+        self.rtol, self.max_iterations = rtol, max_iterations
+        self.user_options = dict(petsc_options or {})
+        self.prefix = prefix
+
+        mesh = domain.mesh
+        # separate (equal) spaces for c and phi: a Dirichlet condition names its block by its space
+        self.Vc = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.R = dolfinx.fem.functionspace(mesh, basix.ufl.real_element(mesh.basix_cell(), ()))
+        self.c = dolfinx.fem.Function(self.Vc, name="concentration")
+        self.c_old = dolfinx.fem.Function(self.Vc)
+        self.phi = dolfinx.fem.Function(self.V, name="electrolyte_potential")
+        self.voltage = dolfinx.fem.Function(self.R, name="electrode_potential")
+        self.c.x.array[:] = c_bulk
+        self.c_old.x.array[:] = c_bulk
+        self.eps = self._cellwise(lambda r: r.porosity)
+        self.tau = self._cellwise(lambda r: r.tortuosity_factor)
+        self.dt = dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0))
+        self.i_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(current_density))
+        self.v_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(electrode_potential))
+        self.source_c = None  # optional UFL volume sources (MMS): added to the c and phi equations
+        self.source_phi = None
+        self.extra_flux = {}  # boundary name -> (salt flux into the domain, current into the domain) (MMS)
+        self.time = 0.0
+        self._problem = None
+        self._electrode_dofs = None
+        self.voltage.x.array[:] = self._voltage_guess(current_density) if control == "galvanostatic" \
+            else electrode_potential
+
+    # ------------------------------------------------------------------ set-up
+    def _cellwise(self, value: Callable[[Region], float]) -> dolfinx.fem.Function:
+        Q = dolfinx.fem.functionspace(self.domain.mesh, ("DG", 0))
+        f = dolfinx.fem.Function(Q)
+        f.x.array[:] = np.nan
+        for name, region in self.regions.items():
+            f.x.array[self.domain.region_cells(name)] = value(region)
+        owned = Q.dofmap.index_map.size_local
+        if self.domain.comm.allreduce(int(np.isnan(f.x.array[:owned]).sum()), op=MPI.SUM):
+            raise SolverError("some cells are in no region of the tertiary model")
+        f.x.scatter_forward()
+        return f
+
+    def _voltage_guess(self, i_app: float) -> float:
+        bv = next(iter(self.electrode.values()))
+        a = 0.5 * (bv.alpha_a + bv.alpha_c)
+        return bv.e_eq - math.asinh(i_app / (2 * bv.i0)) / (a * self.f)
+
+    def _i0_factor(self, c, bv: ButlerVolmer):
+        gamma = bv.alpha_a if self.i0_exponent is None else self.i0_exponent
+        return (_pos(c, ufl) / self.c_ref) ** gamma
+
+    def anodic_current(self, bv: ButlerVolmer, c, phi, metal_potential):
+        eta = metal_potential - phi - bv.e_eq
+        return self._i0_factor(c, bv) * bv.anodic_current(eta, self.f)
+
+    def ionic_current(self, c=None, phi=None):
+        """UFL vector i = -tau kappa(c) [grad phi - (2RT/F)(1 - t+) TDF grad ln c]."""
+        c = self.c if c is None else c
+        phi = self.phi if phi is None else phi
+        e = self.electrolyte
+        diffusion = 2.0 / self.f * (1 - e.transference_number) * e.thermodynamic_factor(c, ufl)
+        return -self.tau * e.conductivity(_pos(c, ufl), ufl) * (ufl.grad(phi) - diffusion * ufl.grad(c) / _pos(c, ufl))
+
+    def _forms(self):
+        d = self.domain
+        w = d.weight
+        e = self.electrolyte
+        t_plus = e.transference_number
+        c, phi, voltage = self.c, self.phi, self.voltage
+        q, v, mu = ufl.TestFunctions(ufl.MixedFunctionSpace(self.Vc, self.V, self.R))
+        i = self.ionic_current(c, phi)
+        Fc = FARADAY * (self.eps * (c - self.c_old) / self.dt * q
+                        + self.tau * e.diffusivity(_pos(c, ufl), ufl) * ufl.inner(ufl.grad(c), ufl.grad(q))) * w * d.dx
+        Fphi = -ufl.inner(i, ufl.grad(v)) * w * d.dx
+        plating = 0
+        boundaries = [(name, bv, voltage) for name, bv in self.electrode.items()]
+        if self.counter_type == "electrode":
+            zero = dolfinx.fem.Constant(d.mesh, PETSc.ScalarType(0.0))
+            boundaries += [(name, self.counter_kinetics, zero) for name in self.counter]
+        for name, bv, metal in boundaries:
+            i_a = self.anodic_current(bv, c, phi, metal)
+            ds = d.ds_on([name])
+            Fphi -= i_a * v * w * ds
+            Fc += (1 - t_plus) * (-i_a) * q * w * ds
+            if name in self.electrode:
+                plating += -i_a * mu * w * ds
+        if self.source_c is not None:
+            Fc -= FARADAY * self.source_c * q * w * d.dx
+        if self.source_phi is not None:
+            Fphi -= self.source_phi * v * w * d.dx
+        for name, (salt, current) in self.extra_flux.items():
+            Fc -= FARADAY * salt * q * w * d.ds_on([name])
+            Fphi -= current * v * w * d.ds_on([name])
+        if self.control == "galvanostatic":
+            # total plating current = i_app * projected area (integrated over the counter, whose
+            # area is the projected area in this project's geometries: checked here)
+            area = d.area(self.counter)
+            if abs(area - d.projected_area) > 1e-6 * d.projected_area:
+                raise SolverError("galvanostatic control needs a counter boundary with the projected electrode area")
+            Fv = plating - self.i_app * mu * w * d.ds_on(self.counter)
+        else:
+            Fv = (voltage - self.v_app) * mu * w * d.ds_on(self.counter)
+        # times dt: every block becomes a charge (C), F eps (c - c_old) at most; its round-off
+        # floor does not grow as dt shrinks
+        return self.dt * (Fc + Fphi + Fv)
+
+    def _bcs(self):
+        """Reference counter: c = c_bulk and phi = 0 there."""
+        if self.counter_type != "reference":
+            return []
+        fdim = self.domain.mesh.topology.dim - 1
+        facets = self.domain.facets(self.counter)
+        return [dolfinx.fem.dirichletbc(PETSc.ScalarType(value), dolfinx.fem.locate_dofs_topological(W, fdim, facets), W)
+                for W, value in ((self.Vc, self.c_bulk), (self.V, 0.0))]
+
+    def _build(self):
+        from dolfinx.fem.petsc import NonlinearProblem
+
+        F = self._forms()
+        u = [self.c, self.phi, self.voltage]
+        du = ufl.TrialFunctions(ufl.MixedFunctionSpace(self.Vc, self.V, self.R))
+        J = ufl.extract_blocks(sum(ufl.derivative(F, ui, dui) for ui, dui in zip(u, du)))
+        bcs = self._bcs()
+        d = self.domain
+        charge = FARADAY * self.c_bulk * d.integrate(self.eps * d.weight * d.dx)  # salt charge in the cell
+        options = {
+            "snes_type": "newtonls", "snes_linesearch_type": "l2", "snes_rtol": self.rtol,
+            "snes_atol": 1e-11 * charge,
+            "snes_stol": 0.0, "snes_max_it": self.max_iterations,
+            "ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
+        } | self.user_options
+        self._problem = NonlinearProblem(ufl.extract_blocks(F), u, bcs=bcs, J=J, kind="mpi",
+                                         petsc_options_prefix=self.prefix, petsc_options=options)
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, dt: float) -> StepResult:
+        """One backward-Euler step of length dt from the present state; on failure the state
+        is restored."""
+        if self._problem is None:
+            self._build()
+        saved = [f.x.array.copy() for f in (self.c, self.phi, self.voltage)]
+        self.c_old.x.array[:] = self.c.x.array
+        self.dt.value = dt
+        snes = self._problem.solver
+        try:
+            self._problem.solve()
+            reason = snes.getConvergedReason()
+        except RuntimeError:
+            reason = -100
+        its = snes.getIterationNumber()
+        finite = all(np.isfinite(f.x.array).all() for f in (self.c, self.phi, self.voltage))
+        ok = reason > 0 and self.domain.comm.allreduce(finite, op=MPI.LAND)
+        if ok:
+            self.time += dt
+        else:
+            for f, a in zip((self.c, self.phi, self.voltage), saved):
+                f.x.array[:] = a
+            self.c_old.x.array[:] = self.c.x.array
+        return StepResult(ok, its, reason)
+
+    # ------------------------------------------------------------------ observables
+    @property
+    def electrode_potential(self) -> float:
+        value = self.voltage.x.array[0] if self.voltage.x.array.size else -np.inf
+        return float(self.domain.comm.allreduce(value, op=MPI.MAX))
+
+    def surface_concentration(self) -> tuple[float, float]:
+        """(min, max) of c over the working-electrode boundaries' nodes."""
+        if self._electrode_dofs is None:
+            fdim = self.domain.mesh.topology.dim - 1
+            self._electrode_dofs = dolfinx.fem.locate_dofs_topological(
+                self.Vc, fdim, self.domain.facets(list(self.electrode)))
+        values = self.c.x.array[self._electrode_dofs]
+        comm = self.domain.comm
+        return (comm.allreduce(float(values.min(initial=np.inf)), op=MPI.MIN),
+                comm.allreduce(float(values.max(initial=-np.inf)), op=MPI.MAX))
+
+    def salt_amount(self) -> float:
+        """Total salt, int eps c (mol; 2D per metre of depth)."""
+        d = self.domain
+        return d.integrate(self.eps * self.c * d.weight * d.dx)
+
+    def electrode_current(self) -> float:
+        """Total plating current on the working electrode from the kinetics (A)."""
+        d = self.domain
+        total = 0.0
+        for name, bv in self.electrode.items():
+            total += d.integrate(-self.anodic_current(bv, self.c, self.phi, self.voltage) * d.weight * d.ds_on([name]))
+        return total
+
+
+# ---------------------------------------------------------------------- time integration
+@dataclasses.dataclass
+class TimeControl:
+    """Adaptive step control (all times in s)."""
+
+    dt_initial: float = 1e-3
+    dt_min: float = 1e-9
+    dt_max: float = math.inf
+    growth: float = 1.5  # largest factor between steps
+    target_change: float = 0.02  # aimed max |delta c| per step, relative to c_bulk
+    easy_iterations: int = 4  # fewer Newton iterations: the step may grow
+    sand_threshold: float = 1e-3  # stop when the surface concentration falls below this * c_bulk
+
+
+@dataclasses.dataclass
+class Integration:
+    rows: list[dict]
+    stopped: str | None  # None: reached t_end; "sand": surface depletion
+    sand_time: float | None
+    steps: int
+    rejected: int
+
+
+def integrate(problem: Tertiary, t_end: float, control: TimeControl | None = None,
+              output_times: list[float] | None = None, on_output: Callable | None = None) -> Integration:
+    """Step ``problem`` from its present time to ``t_end``.
+
+    One row of scalars per accepted step. Output times are hit exactly (``on_output(t)`` is
+    called there). A failed step is retried with half the step down to ``dt_min``, then
+    ``SolverError``. When the electrode surface concentration falls below
+    ``sand_threshold * c_bulk`` the run stops; the time at which it reaches zero is
+    extrapolated linearly from the last two steps and reported as Sand's time.
+    """
+    ctl = control or TimeControl()
+    outputs = sorted(t for t in (output_times or []) if problem.time < t <= t_end)
+    dt = ctl.dt_initial
+    rows = [_row(problem)]
+    steps = rejected = 0
+    c_ref = problem.c_bulk
+    while problem.time < t_end * (1 - 1e-12):
+        t = problem.time
+        target = min([t_end] + [o for o in outputs if o > t * (1 + 1e-12)])
+        dt = min(dt, ctl.dt_max)
+        landing = t + dt >= target * (1 - 1e-9)
+        step_dt = target - t if landing else dt
+        before = problem.c.x.array.copy()
+        c_s_before = rows[-1]["surface_concentration_min"]
+        result = problem.step(step_dt)
+        if not result.converged:
+            rejected += 1
+            dt = step_dt / 2
+            if dt < ctl.dt_min:
+                raise SolverError(
+                    f"the transport step did not converge at t = {t:.6g} s even with dt = {step_dt:.3g} s "
+                    f"(SNES reason {result.reason}); the applied current may exceed what the electrolyte "
+                    "can carry (limiting current), or the cell is past Sand's time")
+            continue
+        change = problem.domain.comm.allreduce(float(np.abs(problem.c.x.array - before).max(initial=0.0)),
+                                               op=MPI.MAX) / c_ref
+        if change > 2 * ctl.target_change and step_dt > ctl.dt_min:
+            _undo(problem, before, step_dt)
+            rejected += 1
+            dt = step_dt * max(0.2, ctl.target_change / change)
+            continue
+        steps += 1
+        row = _row(problem)
+        rows.append(row)
+        if landing and target in outputs and on_output is not None:
+            on_output(problem.time)
+        c_s = row["surface_concentration_min"]
+        if c_s <= ctl.sand_threshold * c_ref:
+            slope = (c_s - c_s_before) / step_dt
+            sand = problem.time - c_s / slope if slope < 0 else problem.time
+            return Integration(rows, "sand", sand, steps, rejected)
+        # next step: by the change of c and by the Newton effort, and not past depletion
+        factor = min(ctl.growth, ctl.target_change / max(change, 1e-300))
+        if result.newton_iterations > ctl.easy_iterations:
+            factor = min(factor, 1.0)
+        dt = max(ctl.dt_min, (step_dt if not landing else max(step_dt, dt)) * factor)
+        rate = (c_s - c_s_before) / step_dt
+        if rate < 0:
+            dt = min(dt, max(ctl.dt_min, 0.5 * (c_s - 0.5 * ctl.sand_threshold * c_ref) / -rate))
+    return Integration(rows, None, None, steps, rejected)
+
+
+def _undo(problem: Tertiary, c_before: np.ndarray, dt: float) -> None:
+    problem.c.x.array[:] = c_before
+    problem.c_old.x.array[:] = c_before
+    problem.time -= dt
+
+
+def _row(problem: Tertiary) -> dict:
+    c_min, c_max = problem.surface_concentration()
+    return {
+        "time_s": problem.time,
+        "electrode_potential_V": problem.electrode_potential,
+        "surface_concentration_min": c_min,
+        "surface_concentration_max": c_max,
+        "salt_mol": problem.salt_amount(),
+    }
