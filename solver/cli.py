@@ -29,8 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def scenario_args(sp):
-        sp.add_argument("scenario", help="scenario YAML file")
+    def scenario_args(sp, optional=False):
+        sp.add_argument("scenario", nargs="?" if optional else None, help="scenario YAML file")
         sp.add_argument(
             "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
             help="override any key by its dotted path, e.g. --set geometry.bud.height='3 um' "
@@ -40,8 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="validate, mesh, solve and write results",
                        description="Validate the scenario, build the mesh(es), solve every variant, "
                        "write fields, metrics and pictures into the output folder.")
-    scenario_args(r)
+    scenario_args(r, optional=True)
     r.add_argument("-o", "--output", help="output folder (default: outputs.directory or results/<name>)")
+    r.add_argument(
+        "--restart", metavar="DIR",
+        help="continue a transient run from the newest checkpoint in its output folder DIR (any number of "
+        "ranks); the scenario defaults to DIR/scenario.input.yaml",
+    )
     r.add_argument("--no-pictures", action="store_true", help="skip PNG rendering")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     r.add_argument(
@@ -150,7 +155,14 @@ def _dispatch(args) -> int:
     if args.command == "run":
         from solver.scenario import load_plan
 
-        plan = load_plan(args.scenario, args.overrides)  # validate everything before importing DOLFINx
+        scenario = args.scenario
+        if scenario is None:
+            if not args.restart:
+                from solver.errors import UserError
+
+                raise UserError("run: give a scenario file (or --restart DIR)")
+            scenario = str(Path(args.restart) / "scenario.input.yaml")
+        plan = load_plan(scenario, args.overrides)  # validate everything before importing DOLFINx
         if args.group_size is not None and args.group_size < 1:
             from solver.errors import UserError
 
@@ -159,6 +171,7 @@ def _dispatch(args) -> int:
         from solver._dolfinx import MPI
 
         study.run(plan, comm=MPI.COMM_WORLD, outdir=args.output, quiet=args.quiet,
-                  pictures=False if args.no_pictures else None, group_size=args.group_size)
+                  pictures=False if args.no_pictures else None, group_size=args.group_size,
+                  restart=args.restart)
         return 0
     raise AssertionError(args.command)

@@ -16,7 +16,8 @@ ELECTROLYTES: dict[str, dict[str, tuple[float, str]]] = {
             "Nyman et al., Electrochim. Acta 53 (2008) 6356, kappa(c) at 1 M [lit, as in PyBaMM]",
         ),
         "diffusivity": (1.77e-10, "Nyman et al. 2008, D(c) at 1 M [lit, as in PyBaMM]"),
-        "transference_number": (0.2594, "PyBaMM Chen2020 parameter set [lit]"),
+        "transference_number": (0.2594, "Nyman et al. 2008, t+ = 0.2594 (PyBaMM Chen2020) [lit]"),
+        "thermodynamic_factor": (1.0, "ideal solution, as in PyBaMM Chen2020 [assumed]"),
         "concentration": (1000.0, "1 M nominal"),
     },
     "litfsi_dol_dme": {
@@ -24,7 +25,36 @@ ELECTROLYTES: dict[str, dict[str, tuple[float, str]]] = {
         "conductivity": (1.1, "typical 1.0-1.2 S/m [lit, unconfirmed: range, not a measurement]"),
         "diffusivity": (3.0e-10, "typical 2-4e-10 m^2/s [lit, unconfirmed: range midpoint]"),
         "transference_number": (0.45, "typical 0.4-0.5 [lit, unconfirmed: range midpoint]"),
+        "thermodynamic_factor": (1.0, "ideal solution [assumed; unconfirmed]"),
         "concentration": (1000.0, "1 M nominal (Li et al., Batteries & Supercaps 2022)"),
+    },
+}
+
+# Concentration-dependent transport laws of the presets (tertiary model), each written once for
+# UFL and numpy: law(c, m) with c in mol/m^3 and m the module (``ufl`` or ``numpy``). A preset
+# without a law for a property uses its constant value above. Ranges of validity are noted.
+def _nyman_conductivity(c, m):
+    x = c / 1000.0  # mol/L
+    return 0.1297 * x**3 - 2.51 * x**1.5 + 3.329 * x
+
+
+def _nyman_diffusivity(c, m):
+    x = c / 1000.0
+    return 8.794e-11 * x**2 - 3.972e-10 * x + 4.862e-10
+
+
+ELECTROLYTE_LAWS: dict[str, dict[str, tuple[object, str]]] = {
+    "lipf6_ec_emc": {
+        "conductivity": (
+            _nyman_conductivity,
+            "Nyman, Behm, Lindbergh, Electrochim. Acta 53 (2008) 6356: kappa = 0.1297 c^3 - 2.51 c^1.5 "
+            "+ 3.329 c (S/m, c in mol/L), fitted over 0.2-2 M at 25 degC [lit, as in PyBaMM Chen2020]",
+        ),
+        "diffusivity": (
+            _nyman_diffusivity,
+            "Nyman et al. 2008: D = 8.794e-11 c^2 - 3.972e-10 c + 4.862e-10 (m^2/s, c in mol/L), "
+            "0.2-2 M [lit, as in PyBaMM Chen2020]",
+        ),
     },
 }
 

@@ -34,7 +34,8 @@ from meshes.base import MeshOptions
 from solver import materials as matlib
 from solver.errors import UserError
 from solver.units import (
-    Conductivity, CurrentDensity, Dimensionless, Length, MolarVolume, Potential, Pressure, Temperature, Time,
+    ChargeDensity, Concentration, Conductivity, CurrentDensity, Diffusivity, Dimensionless, Length, MolarVolume,
+    Potential, Pressure, Temperature, Time,
 )
 
 
@@ -44,24 +45,70 @@ class Strict(BaseModel):
 
 # ----------------------------------------------------------------------------- materials
 class ElectrolyteMaterial(Strict):
-    """A liquid electrolyte filling a region (its ionic conductivity drives the potential)."""
+    """A liquid binary electrolyte filling a region.
+
+    Each property defaults to the preset (``solver/materials.py``: values and, for LiPF6 in
+    EC:EMC, Nyman 2008's concentration-dependent laws, each with its source); a value given
+    here overrides the preset's for that property only, as a constant. The primary and
+    secondary models use the conductivity at ``concentration``; the tertiary model uses all.
+    """
 
     type: Literal["electrolyte"] = "electrolyte"
     preset: Literal[tuple(matlib.ELECTROLYTES)] | None = Field(  # type: ignore[valid-type]
         "litfsi_dol_dme", description="parameter set the values default to (see solver/materials.py)"
     )
     conductivity: Conductivity | None = Field(
-        None, gt=0, description="ionic conductivity; default: the preset's value"
+        None, gt=0, description="ionic conductivity (constant); default: the preset's kappa(c)"
+    )
+    diffusivity: Diffusivity | None = Field(
+        None, gt=0, description="salt diffusivity (constant); default: the preset's D(c)"
+    )
+    transference_number: float | None = Field(
+        None, ge=0, lt=1, description="cation transference number t+; default: the preset's"
+    )
+    thermodynamic_factor: float | None = Field(
+        None, gt=0, description="1 + dln f/dln c (constant); default: the preset's"
+    )
+    concentration: Concentration | None = Field(
+        None, gt=0, description="initial and bulk salt concentration; default: the preset's nominal one"
     )
     regions: list[str] = Field(..., min_length=1, description="geometry regions made of this material")
 
     @model_validator(mode="after")
     def _fill(self):
-        if self.conductivity is None:
-            if self.preset is None:
+        if self.preset is None:
+            missing = [k for k in ("conductivity",) if getattr(self, k) is None]
+            if missing:
                 raise ValueError("give either 'preset' or 'conductivity'")
-            self.conductivity = matlib.preset_values(matlib.ELECTROLYTES, self.preset)["conductivity"]
         return self
+
+    def value(self, key: str):
+        """A property: the value given here, else the preset's value (None if neither)."""
+        given = getattr(self, key)
+        if given is not None or self.preset is None:
+            return given
+        return matlib.preset_values(matlib.ELECTROLYTES, self.preset).get(key)
+
+    def law(self, key: str):
+        """``law(c, m)`` of a property: the constant given here, else the preset's law, else
+        the preset's constant value."""
+        given = getattr(self, key)
+        if given is None and self.preset is not None:
+            law = matlib.ELECTROLYTE_LAWS.get(self.preset, {}).get(key)
+            if law is not None:
+                return law[0]
+        value = self.value(key)
+        if value is None:
+            return None
+        return lambda c, m, v=float(value): v + 0.0 * c
+
+    def nominal_conductivity(self) -> float:
+        """kappa at the nominal concentration (primary and secondary models)."""
+        if self.conductivity is not None:
+            return self.conductivity
+        import numpy as np
+
+        return float(self.law("conductivity")(np.float64(self.value("concentration") or 1000.0), np))
 
 
 class PorousLayerMaterial(Strict):
@@ -117,11 +164,30 @@ class Counter(Strict):
     """Where the current leaves the electrolyte.
 
     ``reference``: the electrolyte potential is 0 there (bulk electrolyte at the reference
-    potential; an ideally non-polarisable counter electrode).
+    potential; an ideally non-polarisable counter electrode); in the tertiary model the salt
+    concentration is also held at the bulk value there (a reservoir).
+    ``electrode`` (tertiary model): a Li counter electrode at 0 V with Butler-Volmer kinetics
+    and the salt flux (1 - t+) i / F: a closed cell (Li|Li or Li|Cu) that conserves salt.
     """
 
     boundaries: list[str] = Field(["counter"], min_length=1)
-    type: Literal["reference"] = "reference"
+    type: Literal["reference", "electrode"] = "reference"
+    kinetics: Kinetics | None = Field(None, description="counter electrode kinetics; default: the working electrode's")
+
+
+class Cell(Strict):
+    """Cell set-up of a transient study: Li|Li (symmetric) or Li|Cu (half cell).
+
+    In a half cell the working electrode is Cu carrying ``initial_lithium`` of Li; the Li
+    plated on it is counted, and a stripping step ends when it is used up (the voltage would
+    then rise to the Cu dissolution potential). The inventory is tracked as one number for the
+    whole electrode (not locally): an approximation stated in the results.
+    """
+
+    type: Literal["symmetric", "half"] = "symmetric"
+    initial_lithium: ChargeDensity = Field(
+        0.0, ge=0, description="half cell: Li on the Cu working electrode at the start (e.g. '1 mAh/cm^2')"
+    )
 
 
 class Composite(Strict):
@@ -182,14 +248,16 @@ class PiezoLayer(Strict):
 
 
 class Physics(Strict):
-    model: Literal["primary", "secondary"] = Field(
+    model: Literal["primary", "secondary", "tertiary"] = Field(
         "secondary",
-        description="primary: eta = 0 on the electrode (ohmic limit); secondary: Butler-Volmer",
+        description="primary: eta = 0 on the electrode (ohmic limit); secondary: Butler-Volmer; tertiary: "
+        "Butler-Volmer with transient salt transport (needs study.type: transient)",
     )
     temperature: Temperature = Field(298.15, gt=0)
     electrode: Electrode = Electrode()
     counter: Counter = Counter()
     piezo: PiezoLayer | None = Field(None, description="piezoelectric layer coupling (off when absent)")
+    cell: Cell = Cell()
 
 
 # ----------------------------------------------------------------------------- study
@@ -217,8 +285,43 @@ class Growth(Strict):
     min_height: Length = Field(0.1e-6, gt=0, description="below this the bud counts as flattened")
 
 
+class TimeStepping(Strict):
+    """Adaptive implicit (backward Euler) time steps of a transient study."""
+
+    initial_step: Time = Field(1e-3, gt=0, description="first step")
+    min_step: Time = Field(1e-9, gt=0, description="smallest step before giving up")
+    max_step: Time | None = Field(None, gt=0, description="largest step (default: unlimited)")
+    target_change: Dimensionless = Field(
+        0.02, gt=0, le=0.5, description="aimed largest change of c per step, relative to the bulk concentration"
+    )
+    growth: float = Field(1.5, gt=1, le=10, description="largest ratio between consecutive steps")
+    voltage_tolerance: Potential = Field(1e-4, gt=0, description="how closely an 'until' voltage limit is hit")
+
+
 class Study(Strict):
-    """Stationary study. Sign convention: positive current density = plating (Li+ -> Li)."""
+    """Stationary or transient study. Sign convention: positive current density = plating (Li+ -> Li)."""
+
+    type: Literal["stationary", "transient"] = Field(
+        "stationary", description="stationary (primary/secondary) or transient (tertiary, follows the protocol)"
+    )
+    protocol: list[str | dict] | None = Field(
+        None, description="transient: steps such as 'Plate at 1 mA/cm^2 for 1 hour', 'Rest for 10 minutes', "
+        "'Strip at 2 mA/cm^2 until 50 mV', or {repeat: N, steps: [...]} (see solver/protocol.py)",
+    )
+    cycles: int = Field(1, ge=1, le=100000, description="transient: the protocol is run this many times")
+    output_interval: Time | None = Field(
+        None, gt=0, description="transient: fields are written every this much time (and at the end of each step)"
+    )
+    time_stepping: TimeStepping = TimeStepping()
+    stop_at_sand: bool = Field(
+        True, description="transient: stop when the electrode surface concentration reaches zero (Sand's time)"
+    )
+    sand_threshold: Dimensionless = Field(
+        1e-3, gt=0, lt=1, description="the surface concentration counts as zero below this fraction of the bulk"
+    )
+    checkpoint_every: int = Field(
+        1, ge=0, description="transient: write a checkpoint at every n-th field output (0: never)"
+    )
 
     control: Literal["galvanostatic", "potentiostatic"] = "galvanostatic"
     current_density: CurrentDensity = Field(
@@ -236,8 +339,19 @@ class Study(Strict):
 
     @model_validator(mode="after")
     def _nonzero(self):
-        if self.control == "galvanostatic" and self.current_density == 0:
+        if self.type == "stationary" and self.control == "galvanostatic" and self.current_density == 0:
             raise ValueError("current_density must be non-zero for galvanostatic control")
+        if self.type == "transient":
+            if not self.protocol:
+                raise ValueError("a transient study needs a protocol (e.g. ['Plate at 1 mA/cm^2 for 1 hour'])")
+            from solver import protocol as protocol_lib
+
+            try:
+                protocol_lib.expand(self.protocol, 1)
+            except UserError as err:
+                raise ValueError(f"protocol: {err}") from None
+            if self.growth is not None:
+                raise ValueError("growth is a stationary-study option")
         return self
 
 
@@ -596,6 +710,17 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
         owner = next((m for m in s.materials.values() if pz.region in m.regions), None)
         if owner is not None and not isinstance(owner, PorousLayerMaterial):
             problems.append(f"{where}physics.piezo.region: '{pz.region}' must be a porous_layer material")
+    transient = s.study.type == "transient"
+    if transient != (s.physics.model == "tertiary"):
+        problems.append(f"{where}physics.model: '{s.physics.model}' goes with a "
+                        f"{'transient' if s.physics.model == 'tertiary' else 'stationary'} study "
+                        f"(study.type is '{s.study.type}')")
+    if s.physics.counter.type == "electrode" and s.physics.model != "tertiary":
+        problems.append(f"{where}physics.counter.type: 'electrode' needs the tertiary model")
+    if transient and s.physics.piezo is not None:
+        problems.append(f"{where}physics.piezo: not yet coupled to the tertiary model")
+    if transient and len({id(m) for m in s.materials.values() if isinstance(m, ElectrolyteMaterial)}) > 1:
+        problems.append(f"{where}materials: the tertiary model takes one electrolyte (porous layers share it)")
     both = set(s.physics.electrode.boundaries) & set(s.physics.counter.boundaries)
     if both:
         problems.append(f"{where}physics: boundaries {sorted(both)} are both electrode and counter")
@@ -631,6 +756,7 @@ class Plan:
     source: str
     sweep: Sweep | None
     points: list[Point]
+    raw: dict | None = None  # the scenario as read, with the --set overrides applied
 
     @property
     def cases(self) -> list[Case]:
@@ -651,6 +777,7 @@ def plan_from_dict(raw: dict, source: str = "<scenario>", overrides: list[str] |
             set_dotted(raw, key, value)
         except UserError as err:
             raise UserError(f"{source}: --set {option}: {err}") from None
+    given = copy.deepcopy(raw)
     sweep = None
     if raw.get("sweep") is not None:
         try:
@@ -684,7 +811,7 @@ def plan_from_dict(raw: dict, source: str = "<scenario>", overrides: list[str] |
     if problems:
         unique = list(dict.fromkeys(problems))
         raise UserError(f"{source}: invalid scenario\n  " + "\n  ".join(unique))
-    plan = Plan(source, sweep, points)
+    plan = Plan(source, sweep, points, given)
     seen: dict[str, Case] = {}
     for case in plan.cases:
         case.same_as = seen.setdefault(case.key(), case) if sweep else None

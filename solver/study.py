@@ -53,10 +53,10 @@ def conductivities(case: Case) -> dict[str, float]:
     out = {}
     for mat in case.scenario.materials.values():
         if isinstance(mat, ElectrolyteMaterial):
-            kappa = mat.conductivity
+            kappa = mat.nominal_conductivity()
         elif isinstance(mat, PorousLayerMaterial):
             host = case.scenario.materials[mat.electrolyte]
-            kappa = mat.conductivity or host.conductivity * mat.porosity**mat.bruggeman
+            kappa = mat.conductivity or host.nominal_conductivity() * mat.porosity**mat.bruggeman
         for region in mat.regions:
             out[region] = kappa
     return out
@@ -325,7 +325,8 @@ def split_groups(comm, group_size: int | None):
 
 
 def run(plan: Plan | list[Case], source: str | None = None, comm=MPI.COMM_WORLD, outdir: str | None = None,
-        quiet=False, pictures: bool | None = None, group_size: int | None = None) -> dict:
+        quiet=False, pictures: bool | None = None, group_size: int | None = None,
+        restart: str | Path | None = None) -> dict:
     """Run every case of a scenario (variants and sweep points); write the results folder.
 
     The cases are spread over groups of ``group_size`` ranks (default: one group of all
@@ -339,8 +340,12 @@ def run(plan: Plan | list[Case], source: str | None = None, comm=MPI.COMM_WORLD,
     cases = plan.cases
     log = Log(comm, quiet)
     t_start = time.perf_counter()
-    final = output_dir(cases, outdir)
+    final = Path(restart) if restart else output_dir(cases, outdir)
     s0 = cases[0].scenario
+    if any(c.scenario.study.type == "transient" for c in cases):
+        return _run_transient(plan, comm, final, log, quiet, pictures, restart, group_size, t_start)
+    if restart:
+        raise UserError(f"{source}: --restart continues transient studies only (study.type: transient)")
     if final.exists() and not s0.outputs.overwrite:
         raise UserError(f"{source}: outputs.overwrite is false and {final} exists")
     group, colour, groups = split_groups(comm, group_size)
@@ -412,6 +417,32 @@ def run(plan: Plan | list[Case], source: str | None = None, comm=MPI.COMM_WORLD,
     if failed:
         raise SolverError(f"{len(failed)} of {len(cases)} cases failed ({', '.join(failed)}); "
                           f"see {final / 'summary.csv'}")
+    return results
+
+
+def _run_transient(plan: Plan, comm, final: Path, log, quiet, pictures, restart, group_size, t_start) -> dict:
+    """A transient scenario: written in place (see solver.transient), restartable."""
+    from solver import transient
+
+    cases = plan.cases
+    where = plan.source
+    if not all(c.scenario.study.type == "transient" for c in cases):
+        raise UserError(f"{where}: variants mix stationary and transient studies; run them as separate scenarios")
+    if plan.sweep is not None:
+        raise UserError(f"{where}: sweeps of transient studies are not supported yet")
+    if group_size not in (None, comm.size):
+        raise UserError("--group-size applies to sweeps; a transient study runs on all ranks")
+    if restart and not final.is_dir():
+        raise UserError(f"--restart {final}: no such output folder")
+    if not restart and final.exists() and not cases[0].scenario.outputs.overwrite:
+        raise UserError(f"{where}: outputs.overwrite is false and {final} exists")
+    want_pictures = cases[0].scenario.outputs.pictures if pictures is None else pictures
+    results = transient.run_plan(plan, comm, final, log, quiet, want_pictures, bool(restart))
+    failed = [label for label, m in results.items() if "error" in m]
+    log(f"done: results in {final} ({time.perf_counter() - t_start:.1f} s)")
+    if failed:
+        raise SolverError("; ".join(f"{label}: {results[label]['error']}" for label in failed)
+                          + f" (the outputs up to then are in {final})")
     return results
 
 

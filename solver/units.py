@@ -33,6 +33,7 @@ __all__ = [
     "Concentration",
     "Pressure",
     "MolarVolume",
+    "ChargeDensity",
     "Dimensionless",
     "SI_UNIT",
 ]
@@ -49,6 +50,7 @@ SI_UNIT: dict[str, tuple[str, str]] = {
     "concentration": ("[substance] / [length] ** 3", "mol/m^3"),
     "pressure": ("[mass] / [length] / [time] ** 2", "Pa"),
     "molar_volume": ("[length] ** 3 / [substance]", "m^3/mol"),
+    "charge_density": ("[current] * [time] / [length] ** 2", "C/m^2"),
     "dimensionless": ("", "1"),
 }
 
@@ -150,4 +152,5 @@ Diffusivity = Quantity("diffusivity")
 Concentration = Quantity("concentration")
 Pressure = Quantity("pressure")
 MolarVolume = Quantity("molar_volume")
+ChargeDensity = Quantity("charge_density")
 Dimensionless = Quantity("dimensionless")

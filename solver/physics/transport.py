@@ -139,6 +139,7 @@ class Tertiary:
         self.dt = dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0))
         self.i_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(current_density))
         self.v_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(electrode_potential))
+        self.galvanostatic = dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0 if control == "galvanostatic" else 0.0))
         self.source_c = None  # optional UFL volume sources (MMS): added to the c and phi equations
         self.source_phi = None
         self.extra_flux = {}  # boundary name -> (salt flux into the domain, current into the domain) (MMS)
@@ -212,15 +213,16 @@ class Tertiary:
         for name, (salt, current) in self.extra_flux.items():
             Fc -= FARADAY * salt * q * w * d.ds_on([name])
             Fphi -= current * v * w * d.ds_on([name])
-        if self.control == "galvanostatic":
-            # total plating current = i_app * projected area (integrated over the counter, whose
-            # area is the projected area in this project's geometries: checked here)
-            area = d.area(self.counter)
-            if abs(area - d.projected_area) > 1e-6 * d.projected_area:
-                raise SolverError("galvanostatic control needs a counter boundary with the projected electrode area")
-            Fv = plating - self.i_app * mu * w * d.ds_on(self.counter)
-        else:
-            Fv = (voltage - self.v_app) * mu * w * d.ds_on(self.counter)
+        # control: galvanostatic (total plating current = i_app * projected area, spread over the
+        # counter's area) or potentiostatic (V = v_app), switched by the constant ``galvanostatic``
+        # without rebuilding the problem (a protocol's hold steps)
+        counter_area = d.area(self.counter)
+        if counter_area <= 0:
+            raise SolverError("the counter boundary has zero area")
+        scale = d.projected_area / counter_area
+        g = self.galvanostatic
+        Fv = g * (plating - self.i_app * scale * mu * w * d.ds_on(self.counter)) \
+            + (1 - g) * (voltage - self.v_app) * mu * w * d.ds_on(self.counter)
         # times dt: every block becomes a charge (C), F eps (c - c_old) at most; its round-off
         # floor does not grow as dt shrinks
         return self.dt * (Fc + Fphi + Fv)
@@ -253,6 +255,21 @@ class Tertiary:
         self._problem = NonlinearProblem(ufl.extract_blocks(F), u, bcs=bcs, J=J, kind="mpi",
                                          petsc_options_prefix=self.prefix, petsc_options=options)
 
+    def set_current(self, current_density: float) -> None:
+        """Galvanostatic from now on: mean plating current density over the projected area."""
+        # Newton's first guess for V: shifted by the change of the kinetic overpotential
+        if self.galvanostatic.value == 1.0:
+            shift = self._voltage_guess(current_density) - self._voltage_guess(float(self.i_app.value))
+            self.voltage.x.array[:] += shift
+        self.galvanostatic.value = 1.0
+        self.i_app.value = current_density
+
+    def set_potential(self, electrode_potential: float) -> None:
+        """Potentiostatic from now on: working-electrode potential vs the counter (V)."""
+        self.galvanostatic.value = 0.0
+        self.v_app.value = electrode_potential
+        self.voltage.x.array[:] = electrode_potential
+
     # ------------------------------------------------------------------ stepping
     def step(self, dt: float) -> StepResult:
         """One backward-Euler step of length dt from the present state; on failure the state
@@ -279,7 +296,21 @@ class Tertiary:
             self.c_old.x.array[:] = self.c.x.array
         return StepResult(ok, its, reason)
 
+    def snapshot(self) -> tuple:
+        """The state (fields and time), for ``restore``."""
+        return tuple(f.x.array.copy() for f in (self.c, self.phi, self.voltage)) + (self.time,)
+
+    def restore(self, snap: tuple) -> None:
+        for f, a in zip((self.c, self.phi, self.voltage), snap[:3]):
+            f.x.array[:] = a
+        self.c_old.x.array[:] = self.c.x.array
+        self.time = snap[3]
+
     # ------------------------------------------------------------------ observables
+    @property
+    def num_dofs(self) -> int:
+        return 2 * self.V.dofmap.index_map.size_global + 1
+
     @property
     def electrode_potential(self) -> float:
         value = self.voltage.x.array[0] if self.voltage.x.array.size else -np.inf
@@ -325,6 +356,23 @@ class TimeControl:
 
 
 @dataclasses.dataclass
+class Event:
+    """A stop condition: ``distance(row)`` is positive before the event and <= 0 at or after it;
+    the step that crosses it is shortened until ``|distance| <= tolerance``."""
+
+    distance: Callable[[dict], float]
+    tolerance: float
+    name: str = "event"
+
+
+@dataclasses.dataclass
+class Stop:
+    reason: str  # "end" (t_end reached), "sand" (surface depletion) or the event's name
+    time: float
+    sand_time: float | None = None
+
+
+@dataclasses.dataclass
 class Integration:
     rows: list[dict]
     stopped: str | None  # None: reached t_end; "sand": surface depletion
@@ -333,72 +381,113 @@ class Integration:
     rejected: int
 
 
-def integrate(problem: Tertiary, t_end: float, control: TimeControl | None = None,
-              output_times: list[float] | None = None, on_output: Callable | None = None) -> Integration:
-    """Step ``problem`` from its present time to ``t_end``.
+class Integrator:
+    """Adaptive backward Euler for a ``Tertiary`` problem.
 
-    One row of scalars per accepted step. Output times are hit exactly (``on_output(t)`` is
-    called there). A failed step is retried with half the step down to ``dt_min``, then
-    ``SolverError``. When the electrode surface concentration falls below
-    ``sand_threshold * c_bulk`` the run stops; the time at which it reaches zero is
-    extrapolated linearly from the last two steps and reported as Sand's time.
+    The step follows the change of c per step (``target_change``) and the Newton effort; a
+    failed step is retried with half the step down to ``dt_min``, then ``SolverError``. Output
+    times are hit exactly. When the electrode surface concentration falls below
+    ``sand_threshold * c_bulk`` the integration stops; the time at which it reaches zero is
+    extrapolated linearly from the last two steps (Sand's time). ``state()`` is everything a
+    checkpoint needs besides the fields, so that a restarted run takes the same steps.
     """
-    ctl = control or TimeControl()
-    outputs = sorted(t for t in (output_times or []) if problem.time < t <= t_end)
-    dt = ctl.dt_initial
-    rows = [_row(problem)]
-    steps = rejected = 0
-    c_ref = problem.c_bulk
-    while problem.time < t_end * (1 - 1e-12):
-        t = problem.time
-        target = min([t_end] + [o for o in outputs if o > t * (1 + 1e-12)])
-        dt = min(dt, ctl.dt_max)
-        landing = t + dt >= target * (1 - 1e-9)
-        step_dt = target - t if landing else dt
-        before = problem.c.x.array.copy()
-        c_s_before = rows[-1]["surface_concentration_min"]
-        result = problem.step(step_dt)
-        if not result.converged:
-            rejected += 1
-            dt = step_dt / 2
-            if dt < ctl.dt_min:
-                raise SolverError(
-                    f"the transport step did not converge at t = {t:.6g} s even with dt = {step_dt:.3g} s "
-                    f"(SNES reason {result.reason}); the applied current may exceed what the electrolyte "
-                    "can carry (limiting current), or the cell is past Sand's time")
-            continue
-        change = problem.domain.comm.allreduce(float(np.abs(problem.c.x.array - before).max(initial=0.0)),
-                                               op=MPI.MAX) / c_ref
-        if change > 2 * ctl.target_change and step_dt > ctl.dt_min:
-            _undo(problem, before, step_dt)
-            rejected += 1
-            dt = step_dt * max(0.2, ctl.target_change / change)
-            continue
-        steps += 1
-        row = _row(problem)
-        rows.append(row)
-        if landing and target in outputs and on_output is not None:
-            on_output(problem.time)
-        c_s = row["surface_concentration_min"]
-        if c_s <= ctl.sand_threshold * c_ref:
-            slope = (c_s - c_s_before) / step_dt
-            sand = problem.time - c_s / slope if slope < 0 else problem.time
-            return Integration(rows, "sand", sand, steps, rejected)
-        # next step: by the change of c and by the Newton effort, and not past depletion
+
+    def __init__(self, problem: Tertiary, control: TimeControl | None = None,
+                 observe: Callable[[Tertiary], dict] | None = None):
+        self.problem = problem
+        self.ctl = control or TimeControl()
+        self.observe = observe or _row
+        self.dt = self.ctl.dt_initial
+        self.steps = 0
+        self.rejected = 0
+
+    def state(self) -> dict:
+        return {"dt": self.dt, "steps": self.steps, "rejected": self.rejected}
+
+    def set_state(self, state: dict) -> None:
+        self.dt, self.steps, self.rejected = float(state["dt"]), int(state["steps"]), int(state["rejected"])
+
+    def advance(self, t_end: float, outputs: list[float] | None = None, on_output: Callable | None = None,
+                on_step: Callable | None = None, event: Event | None = None, last: dict | None = None) -> Stop:
+        """Step from the present time to ``t_end``; ``on_step(row, dt)`` after each accepted step,
+        ``on_output(t)`` at each output time. ``last``: the row of the present state."""
+        p, ctl = self.problem, self.ctl
+        c_ref = p.c_bulk
+        outputs = sorted(t for t in (outputs or []) if p.time * (1 + 1e-12) < t <= t_end * (1 + 1e-12))
+        last = last or self.observe(p)
+        comm = p.domain.comm
+        while p.time < t_end * (1 - 1e-12) and t_end - p.time > 1e-12 * max(1.0, t_end):
+            t = p.time
+            target = min([t_end] + [o for o in outputs if o > t * (1 + 1e-12)])
+            dt = min(self.dt, ctl.dt_max)
+            landing = t + dt >= target * (1 - 1e-9)
+            step_dt = target - t if landing else dt
+            snap = p.snapshot()
+            result = p.step(step_dt)
+            if not result.converged:
+                self.rejected += 1
+                self.dt = step_dt / 2
+                if self.dt < ctl.dt_min:
+                    raise SolverError(
+                        f"the transport step did not converge at t = {t:.6g} s even with dt = {step_dt:.3g} s "
+                        f"(SNES reason {result.reason}); the applied current may exceed what the electrolyte "
+                        "can carry (limiting current), or the cell is past Sand's time")
+                continue
+            change = comm.allreduce(float(np.abs(p.c.x.array - snap[0]).max(initial=0.0)), op=MPI.MAX) / c_ref
+            if change > 2 * ctl.target_change and step_dt > ctl.dt_min:
+                p.restore(snap)
+                self.rejected += 1
+                self.dt = step_dt * max(0.2, ctl.target_change / change)
+                continue
+            row = self.observe(p)
+            if event is not None:
+                g0, g1 = event.distance(last), event.distance(row)
+                if g1 < -event.tolerance and step_dt > ctl.dt_min:  # overshot: land on the event
+                    p.restore(snap)
+                    self.rejected += 1
+                    fraction = g0 / (g0 - g1) if g0 > 0 and g0 != g1 else 0.5
+                    self.dt = max(ctl.dt_min, step_dt * min(0.9, max(0.05, fraction * 0.999)))
+                    continue
+            self.steps += 1
+            if on_step is not None:
+                on_step(row, step_dt, result)
+            c_s, c_s_before = row["surface_concentration_min"], last["surface_concentration_min"]
+            last = row
+            stop = None
+            if event is not None and event.distance(row) <= event.tolerance:
+                stop = Stop(event.name, p.time)
+            elif c_s <= ctl.sand_threshold * c_ref:
+                slope = (c_s - c_s_before) / step_dt
+                stop = Stop("sand", p.time, p.time - c_s / slope if slope < 0 else p.time)
+            self._next_dt(step_dt, landing, change, result, c_s, c_s_before)
+            if landing and target in outputs and on_output is not None:
+                on_output(p.time)  # after the next step is chosen: a checkpoint here has the whole state
+            if stop is not None:
+                return stop
+        return Stop("end", p.time)
+
+    def _next_dt(self, step_dt, landing, change, result, c_s, c_s_before) -> None:
+        """Next step: by the change of c and the Newton effort, and not past depletion."""
+        ctl = self.ctl
         factor = min(ctl.growth, ctl.target_change / max(change, 1e-300))
         if result.newton_iterations > ctl.easy_iterations:
             factor = min(factor, 1.0)
-        dt = max(ctl.dt_min, (step_dt if not landing else max(step_dt, dt)) * factor)
+        dt = max(ctl.dt_min, (step_dt if not landing else max(step_dt, self.dt)) * factor)
         rate = (c_s - c_s_before) / step_dt
         if rate < 0:
-            dt = min(dt, max(ctl.dt_min, 0.5 * (c_s - 0.5 * ctl.sand_threshold * c_ref) / -rate))
-    return Integration(rows, None, None, steps, rejected)
+            dt = min(dt, max(ctl.dt_min, 0.5 * (c_s - 0.5 * ctl.sand_threshold * self.problem.c_bulk) / -rate))
+        self.dt = dt
 
 
-def _undo(problem: Tertiary, c_before: np.ndarray, dt: float) -> None:
-    problem.c.x.array[:] = c_before
-    problem.c_old.x.array[:] = c_before
-    problem.time -= dt
+def integrate(problem: Tertiary, t_end: float, control: TimeControl | None = None,
+              output_times: list[float] | None = None, on_output: Callable | None = None) -> Integration:
+    """Step ``problem`` to ``t_end`` (see ``Integrator``); one row of scalars per accepted step."""
+    stepper = Integrator(problem, control)
+    rows = [_row(problem)]
+    stop = stepper.advance(t_end, output_times, on_output, on_step=lambda row, dt, result: rows.append(row),
+                           last=rows[0])
+    return Integration(rows, None if stop.reason == "end" else stop.reason, stop.sand_time, stepper.steps,
+                       stepper.rejected)
 
 
 def _row(problem: Tertiary) -> dict:

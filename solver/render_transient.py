@@ -1,0 +1,176 @@
+"""Pictures of a transient run (``solver.transient``), from its files alone (one process).
+
+Written into ``<case folder>/pictures/``:
+
+``voltage_vs_time.png``
+    cell voltage and current density, electrode surface concentration (min/max) and, with a
+    bud, tip_over_far against time (history.csv).
+``concentration_profiles.png``
+    salt concentration along the vertical line through the flat electrode far from the bud,
+    and through the bud's apex (2D/axisymmetric), at every output time (frames).
+``concentration.gif`` and ``concentration_last.png`` (2D and axisymmetric)
+    the concentration field near the bud at every output time, one colour scale.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _history(folder: Path) -> dict[str, np.ndarray]:
+    with open(folder / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    keys = rows[0].keys() if rows else []
+    return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in keys}
+
+
+def _frames(folder: Path):
+    """(points, corner triangles or None, [(time, point arrays)]) from frames/."""
+    import pyvista as pv
+
+    mesh = pv.read(str(folder / "frames" / "mesh.vtkhdf"))
+    frames = []
+    for f in sorted((folder / "frames").glob("frame_*.npz")):
+        data = np.load(f)
+        frames.append((float(data["time"]), {k[6:]: data[k] for k in data.files if k.startswith("point/")}))
+    tri = None
+    points = np.asarray(mesh.points)
+    if np.allclose(points[:, 2], 0.0):
+        cells = mesh.cells_dict
+        for vtk_type in (5, 22):  # linear and quadratic triangles: the corners
+            if vtk_type in cells:
+                tri = np.asarray(cells[vtk_type])[:, :3]
+    return points, tri, frames
+
+
+def _time_axis(t: np.ndarray) -> tuple[np.ndarray, str]:
+    end = float(np.nanmax(t)) if t.size else 0.0
+    if end > 2 * 3600:
+        return t / 3600, "time (h)"
+    if end > 120:
+        return t / 60, "time (min)"
+    return t, "time (s)"
+
+
+def render(folder: Path | str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    out = folder / "pictures"
+    out.mkdir(exist_ok=True)
+    written = []
+    h = _history(folder)
+    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+    t, tlabel = _time_axis(h["time_s"])
+    panels = 3 if "tip_over_far" in h else 2
+    fig, axes = plt.subplots(panels, 1, figsize=(8, 2.6 * panels), sharex=True, constrained_layout=True)
+    ax = axes[0]
+    ax.plot(t, h["cell_voltage_V"] * 1e3, color="C0")
+    ax.set_ylabel("cell voltage (mV)", color="C0")
+    twin = ax.twinx()
+    twin.plot(t, h["current_density_A_m2"] / 10, color="C1", lw=1)
+    twin.set_ylabel("current density (mA/cm$^2$)", color="C1")
+    title = metrics.get("case", folder.name)
+    if metrics.get("status") == "sand":
+        title += f" - Sand's time {metrics['sand_time_s']:.4g} s"
+    elif metrics.get("status") == "failed":
+        title += " - stopped: step failed"
+    ax.set_title(title)
+    ax = axes[1]
+    ax.plot(t, h["surface_concentration_min_mol_m3"], label="min")
+    ax.plot(t, h["surface_concentration_max_mol_m3"], label="max", ls="--")
+    ax.set_ylabel("c at electrode (mol/m$^3$)")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend()
+    if panels == 3:
+        axes[2].plot(t, h["tip_over_far"], color="C3")
+        axes[2].set_ylabel("tip_over_far")
+    axes[-1].set_xlabel(tlabel)
+    path = out / "voltage_vs_time.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+
+    if not (folder / "frames" / "mesh.vtkhdf").exists():
+        return written
+    points, tri, frames = _frames(folder)
+    if not frames:
+        return written
+    import pyvista as pv
+
+    mesh = pv.read(str(folder / "frames" / "mesh.vtkhdf"))
+    vertical = 1 if tri is not None else 2
+    lo, hi = points[:, vertical].min(), points[:, vertical].max()
+    x_lo, x_hi = points[:, 0].min(), points[:, 0].max()
+    width = x_hi - x_lo
+    mid_y = 0.5 * (points[:, 1].min() + points[:, 1].max())
+    lines = {"far from the bud": x_lo + 0.98 * width}
+    if tri is not None:
+        lines["through the apex"] = x_lo + (0.0 if x_lo >= 0 else 0.5 * width) + 1e-6 * width
+    fig, axes = plt.subplots(1, len(lines), figsize=(5 * len(lines), 4), constrained_layout=True, squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for ax, (name, x0) in zip(axes[0], lines.items()):
+        a, b = np.zeros(3), np.zeros(3)
+        a[0] = b[0] = x0
+        if tri is None:
+            a[1] = b[1] = mid_y
+        a[vertical], b[vertical] = lo, hi
+        for j, (time_s, data) in enumerate(frames):
+            grid = mesh.copy()
+            grid.point_data["c"] = data["concentration"]
+            line = grid.sample_over_line(a, b, resolution=400)
+            valid = np.asarray(line["vtkValidPointMask"]).astype(bool)
+            z = np.asarray(line.points[:, vertical])[valid]
+            ax.plot((z - lo) * 1e6, np.asarray(line["c"])[valid], color=cmap(j / max(1, len(frames) - 1)), lw=1)
+        ax.set_xlabel("height above the electrode base (um)")
+        ax.set_ylabel("c (mol/m$^3$)")
+        ax.set_title(f"concentration {name}")
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(frames[0][0], frames[-1][0]))
+    fig.colorbar(sm, ax=axes[0, -1], label="time (s)")
+    path = out / "concentration_profiles.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+
+    if tri is None:
+        return written
+    from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.tri import Triangulation
+
+    x, y = points[:, 0], points[:, 1]
+    window = y <= lo + 0.5 * (hi - lo)  # the lower half: the electrode and its neighbourhood
+    tri_w = tri[np.all(window[tri], axis=1)]
+    triang = Triangulation(x * 1e6, y * 1e6, tri_w)
+    values = [data["concentration"] for _, data in frames]
+    vmin = min(float(v[window].min()) for v in values)
+    vmax = max(float(v[window].max()) for v in values)
+    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    artist = ax.tripcolor(triang, values[0], shading="gouraud", vmin=vmin, vmax=vmax, cmap="viridis")
+    fig.colorbar(artist, ax=ax, label="c (mol/m$^3$)")
+    ax.set_aspect("equal")
+    ax.set_xlabel("x / r (um)")
+    ax.set_ylabel("y / z (um)")
+
+    def draw(j):
+        artist.set_array(values[j])
+        ax.set_title(f"salt concentration, t = {frames[j][0]:.4g} s")
+        return (artist,)
+
+    draw(len(frames) - 1)
+    path = out / "concentration_last.png"
+    fig.savefig(path, dpi=120)
+    written.append(path)
+    if len(frames) > 1:
+        anim = FuncAnimation(fig, draw, frames=len(frames), blit=False)
+        path = out / "concentration.gif"
+        anim.save(path, writer=PillowWriter(fps=4), dpi=80)
+        written.append(path)
+    plt.close(fig)
+    return written
