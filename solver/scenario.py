@@ -322,6 +322,7 @@ class Study(Strict):
     checkpoint_every: int = Field(
         1, ge=0, description="transient: write a checkpoint at every n-th field output (0: never)"
     )
+    checkpoint_keep: int = Field(3, ge=0, description="transient: keep the newest n checkpoints (0: all)")
 
     control: Literal["galvanostatic", "potentiostatic"] = "galvanostatic"
     current_density: CurrentDensity = Field(

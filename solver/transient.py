@@ -209,7 +209,7 @@ class Progress:
         now = time.perf_counter()
         text = (f"t = {t:.4g} s, V = {row['cell_voltage_V'] * 1e3:.2f} mV, "
                 f"c_surf min = {row['surface_concentration_min_mol_m3']:.4g} mol/m^3"
-                + (f", tip/far = {row['tip_over_far']:.4f}" if "tip_over_far" in row else ""))
+                + (f", tip/far = {row['tip_over_far']:.4f}" if row.get("tip_over_far") is not None else ""))
         if self.tty:
             if now - self.last_print > 0.2 or force:
                 frac = min(1.0, t / self.total) if self.total else 0.0
@@ -305,8 +305,9 @@ class Recorder:
         meta = {"state": state, "rows": self.rows, "frames": self.frames, "case_key": self.case.key()}
         checkpoint.save(path, {"concentration": self.p.c, "electrolyte_potential": self.p.phi,
                                "electrode_potential": self.p.voltage}, meta)
-        if self.comm.rank == 0:  # keep the newest three
-            for old in sorted((self.folder / "checkpoints").glob("checkpoint_*.npz"))[:-3]:
+        keep = self.case.scenario.study.checkpoint_keep
+        if self.comm.rank == 0 and keep:  # keep the newest few
+            for old in sorted((self.folder / "checkpoints").glob("checkpoint_*.npz"))[:-keep]:
                 old.unlink()
 
     def restore(self, path: Path) -> dict:
@@ -474,6 +475,10 @@ def run_case(case: Case, folder: Path, comm, log, domain: Domain | None = None, 
     try:
         if not restart:
             first = observer.row(problem)
+            for key in ("current_density_A_m2", "eta_working_mean_V", "eta_counter_mean_V",
+                        "apex_current_density_A_m2", "far_current_density_A_m2", "tip_over_far"):
+                if key in first:  # nothing is solved yet at t = 0: no current distribution
+                    first[key] = None
             recorder.rows.append(first)
             output(0.0)
         while position["step"] < len(steps):
@@ -532,19 +537,21 @@ def run_case(case: Case, folder: Path, comm, log, domain: Domain | None = None, 
         "rejected_steps": stepper.rejected,
         "sand_time_s": sand_time,
         "sand_protocol_step": sand_step,
-        "analytic_sand_time_s": _sand_estimate(case, problem, steps),
+        "analytic_sand_time_constant_D_s": _sand_estimate(case, problem, steps),
         "final": {k: v for k, v in last.items() if k != "surface_concentration_min"},
         "min_surface_concentration_mol_m3": min(r["surface_concentration_min_mol_m3"] for r in rows),
-        "salt_drift_relative": abs(last["salt_mol"] - rows[0]["salt_mol"]) / abs(rows[0]["salt_mol"]),
+        "salt_drift_relative": abs(last["salt_mol"] - rows[0]["salt_mol"]) / abs(rows[0]["salt_mol"])
+        if problem.counter_type == "electrode" else None,  # closed cell: conserved; a reservoir is not
         "half_cell_inventory_model": "uniform (one number for the electrode)"
         if s.physics.cell.type == "half" else None,
         "cells": domain.num_cells_global(),
         "timings_s": {"mesh": t_mesh, "solve": t_solve},
     })
-    if "tip_over_far" in last:
-        metrics["tip_over_far_initial"] = rows[0]["tip_over_far"]
-        metrics["tip_over_far_final"] = last["tip_over_far"]
-        metrics["tip_over_far_max"] = max(r["tip_over_far"] for r in rows)
+    solved = [r["tip_over_far"] for r in rows if r.get("tip_over_far") is not None]
+    if solved:
+        metrics["tip_over_far_first_step"] = solved[0]
+        metrics["tip_over_far_final"] = solved[-1]
+        metrics["tip_over_far_max"] = max(solved)
     if error is not None:
         metrics["error"] = f"at t = {problem.time:.6g} s: {error}"
     if comm.rank == 0:
