@@ -145,8 +145,9 @@ def render(folder: Path | str) -> list[Path]:
     from matplotlib.tri import Triangulation
 
     x, y = points[:, 0], points[:, 1]
-    window = y <= lo + 0.5 * (hi - lo)  # the lower half: the electrode and its neighbourhood
-    tri_w = tri[np.all(window[tri], axis=1)]
+    span = min(0.5 * (hi - lo), 1.5 * (x.max() - x.min()))
+    window = y <= lo + span  # the electrode's neighbourhood (at most 1.5 domain widths high)
+    tri_w = tri[np.any(window[tri], axis=1)]  # cropped by the axis limits below
     triang = Triangulation(x * 1e6, y * 1e6, tri_w)
     values = [data["concentration"] for _, data in frames]
     vmin = min(float(v[window].min()) for v in values)
@@ -155,6 +156,8 @@ def render(folder: Path | str) -> list[Path]:
     artist = ax.tripcolor(triang, values[0], shading="gouraud", vmin=vmin, vmax=vmax, cmap="viridis")
     fig.colorbar(artist, ax=ax, label="c (mol/m$^3$)")
     ax.set_aspect("equal")
+    ax.set_xlim(x.min() * 1e6, x.max() * 1e6)
+    ax.set_ylim(lo * 1e6, (lo + span) * 1e6)
     ax.set_xlabel("x / r (um)")
     ax.set_ylabel("y / z (um)")
 
