@@ -58,6 +58,20 @@ ELECTROLYTE_LAWS: dict[str, dict[str, tuple[object, str]]] = {
     },
 }
 
+# Single-ion conducting solid electrolytes (t+ = 1): ionic conductivity in S/m at room temperature.
+SOLID_ELECTROLYTES: dict[str, dict[str, tuple[float, str]]] = {
+    "li6ps5cl": {
+        "conductivity": (0.48, "Li6PS5Cl cold-pressed powder, 4.8 mS/cm, Li et al., Adv. Funct. Mater. 2024 "
+                               "(film study) [paper]"),
+    },
+    "e_lpscl_film": {
+        "conductivity": (0.11, "E-LPSCl film with PEVA scaffold, 1.1 mS/cm, Li et al., Adv. Funct. Mater. 2024 [paper]"),
+    },
+    "p_lpscl_pellet": {
+        "conductivity": (0.36, "P-LPSCl pellet, 3.6 mS/cm, Li et al., Adv. Funct. Mater. 2024 [paper]"),
+    },
+}
+
 # Butler-Volmer kinetics of Li/Li+ at the Li surface.
 KINETICS: dict[str, dict[str, tuple[float, str]]] = {
     "li_bare": {

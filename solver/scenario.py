@@ -124,7 +124,31 @@ class PorousLayerMaterial(Strict):
     regions: list[str] = Field(..., min_length=1, description="geometry regions made of this material")
 
 
-Material = Annotated[Union[ElectrolyteMaterial, PorousLayerMaterial], Field(discriminator="type")]
+class SolidElectrolyteMaterial(Strict):
+    """A single-ion conducting solid (t+ = 1, e.g. Li6PS5Cl): Ohm's law, no salt transport.
+
+    In the tertiary model the liquid's anions stop at its surface (salt flux (1 - t+) i.n / F
+    there, as at an electrode) and Li under it sees a constant Li+ activity.
+    """
+
+    type: Literal["solid_electrolyte"]
+    preset: Literal[tuple(matlib.SOLID_ELECTROLYTES)] | None = Field(  # type: ignore[valid-type]
+        "li6ps5cl", description="parameter set (see solver/materials.py)"
+    )
+    conductivity: Conductivity | None = Field(None, gt=0, description="ionic conductivity; default: the preset's")
+    regions: list[str] = Field(..., min_length=1, description="geometry regions made of this material")
+
+    @model_validator(mode="after")
+    def _fill(self):
+        if self.conductivity is None:
+            if self.preset is None:
+                raise ValueError("give either 'preset' or 'conductivity'")
+            self.conductivity = matlib.preset_values(matlib.SOLID_ELECTROLYTES, self.preset)["conductivity"]
+        return self
+
+
+Material = Annotated[Union[ElectrolyteMaterial, PorousLayerMaterial, SolidElectrolyteMaterial],
+                     Field(discriminator="type")]
 
 
 # ----------------------------------------------------------------------------- physics
@@ -533,7 +557,7 @@ def parse_set(option: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-_TAGS = {"electrolyte", "porous_layer"}  # discriminator values of Material
+_TAGS = {"electrolyte", "porous_layer", "solid_electrolyte"}  # discriminator values of Material
 
 
 def _unwrap(annotation):

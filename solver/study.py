@@ -24,7 +24,7 @@ from solver.errors import SolverError, UserError
 from solver.output import Staging, gather_grid, provenance, write_json
 from solver.physics.potential import ButlerVolmer, CurrentDistribution
 from solver.postprocess import boundary_stats, recover_current, value_near
-from solver.scenario import Case, ElectrolyteMaterial, Plan, Point, PorousLayerMaterial
+from solver.scenario import Case, ElectrolyteMaterial, Plan, Point, PorousLayerMaterial, SolidElectrolyteMaterial
 
 
 class Log:
@@ -57,6 +57,8 @@ def conductivities(case: Case) -> dict[str, float]:
         elif isinstance(mat, PorousLayerMaterial):
             host = case.scenario.materials[mat.electrolyte]
             kappa = mat.conductivity or host.nominal_conductivity() * mat.porosity**mat.bruggeman
+        elif isinstance(mat, SolidElectrolyteMaterial):
+            kappa = mat.conductivity
         for region in mat.regions:
             out[region] = kappa
     return out

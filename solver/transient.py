@@ -36,8 +36,8 @@ from solver.domain import Domain
 from solver.errors import SolverError, UserError
 from solver.output import gather_grid, write_json
 from solver.physics.potential import FARADAY, ButlerVolmer
-from solver.physics.transport import Electrolyte, Event, Integrator, Region, Tertiary, TimeControl
-from solver.scenario import Case, ElectrolyteMaterial, PorousLayerMaterial
+from solver.physics.transport import Electrolyte, Event, Integrator, Region, SolidElectrolyte, Tertiary, TimeControl
+from solver.scenario import Case, ElectrolyteMaterial, PorousLayerMaterial, SolidElectrolyteMaterial
 
 MAX_UNTIL = 1e7  # s: cap of a step that has only a voltage limit (about 116 days)
 
@@ -70,6 +70,8 @@ def make_problem(case: Case, domain: Domain) -> Tertiary:
                     raise UserError("materials: a porous layer's 'conductivity' override is a secondary-model "
                                     "option; the tertiary model uses porosity and bruggeman")
                 regions[r] = Region(e, mat.porosity, mat.bruggeman)
+            elif isinstance(mat, SolidElectrolyteMaterial):
+                regions[r] = SolidElectrolyte(mat.conductivity)
 
     def bv(k) -> ButlerVolmer:
         return ButlerVolmer(k.exchange_current_density, k.alpha_a, k.alpha_c, k.equilibrium_potential)

@@ -83,3 +83,25 @@ def interval(n: int, length: float = 1.0, grading: float = 1.0, comm=MPI.COMM_WO
     d = _tag_faces(mesh, (length,), ["x"])
     d.regions = {"electrolyte": 1}
     return d
+
+
+def interval_with_solid(n: int, n_solid: int, solid: float, length: float, grading: float = 1.0,
+                        comm=MPI.COMM_WORLD) -> Domain:
+    """[0, length]: a solid layer [0, solid] of ``n_solid`` equal cells (region "solid"), then
+    liquid (region "electrolyte") of n - n_solid cells crowded toward the interface by ``grading``;
+    points x0 (left) and x1 (right)."""
+    mesh = dolfinx.mesh.create_interval(comm, n, [0.0, 1.0])
+    s = mesh.geometry.x[:, 0].copy()
+    s1 = n_solid / n
+    inner = s <= s1 + 1e-12
+    x = np.where(inner, solid * s / s1, solid + (length - solid) * ((s - s1) / (1 - s1)).clip(0) ** grading)
+    mesh.geometry.x[:, 0] = x
+    d = _tag_faces(mesh, (length,), ["x"])
+    tdim = mesh.topology.dim
+    cells = np.arange(mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts,
+                      dtype=np.int32)
+    mid = dolfinx.mesh.compute_midpoints(mesh, tdim, cells)[:, 0]
+    d.cell_tags = dolfinx.mesh.meshtags(mesh, tdim, cells, np.where(mid < solid, 2, 1).astype(np.int32))
+    d.regions = {"electrolyte": 1, "solid": 2}
+    d.__post_init__()
+    return d

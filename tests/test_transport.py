@@ -18,8 +18,8 @@ import ufl
 
 from solver._dolfinx import PETSc, dolfinx
 from solver.physics.potential import FARADAY, ButlerVolmer
-from solver.physics.transport import Electrolyte, Region, Tertiary, TimeControl, integrate
-from tests.helpers import interval, rate, rectangle
+from solver.physics.transport import Electrolyte, Region, SolidElectrolyte, Tertiary, TimeControl, integrate
+from tests.helpers import interval, interval_with_solid, rate, rectangle
 
 D, C0, TP = 3e-10, 1000.0, 0.4
 
@@ -161,3 +161,59 @@ def test_mms_temporal_rate():
     print(f"backward Euler temporal L2 rates: c {rates[0]:.3f}, phi {rates[1]:.3f}")
     assert rates[0] == pytest.approx(1.0, abs=0.15)
     assert rates[1] == pytest.approx(1.0, abs=0.15)
+
+
+# ---------------------------------------------------------------------- single-ion solids
+def solid_cell(domain, j, counter_type="reference", sigma=0.1):
+    e = Electrolyte.constant(1.0, D, TP)
+    return Tertiary(domain, {"electrolyte": Region(e), "solid": SolidElectrolyte(sigma)}, {"x0": ButlerVolmer(10.0)},
+                    ["x1"], counter_type=counter_type, current_density=j, c_bulk=C0)
+
+
+@pytest.mark.mpi
+def test_sand_time_at_a_single_ion_solid_layer():
+    """Li | 5 um single-ion conductor | liquid: the anions stop at the solid, so the liquid
+    depletes at the interface at the same Sand's time as at a bare electrode."""
+    j = 10.0
+    ts = sand_time(j)
+    a = 5e-6
+    p = solid_cell(interval_with_solid(220, 20, a, a + 6 * math.sqrt(D * ts), grading=2.0), j)
+    run = integrate(p, 2 * ts, TimeControl(dt_initial=1e-6 * ts, target_change=0.005))
+    print(f"single-ion layer: Sand's time {run.sand_time:.1f} s vs {ts:.1f} s ({run.sand_time / ts - 1:+.3%})")
+    assert run.stopped == "sand"
+    assert run.sand_time == pytest.approx(ts, rel=0.02)
+    assert run.sand_time == pytest.approx(ts, rel=0.005)
+
+
+@pytest.mark.mpi
+def test_closed_cell_with_a_solid_layer_steady_state():
+    """Li | solid (a) | liquid | Li at half the limiting current: linear salt profile with slope
+    (1 - t+) i / (F D) in the liquid, ohmic drop i a / sigma across the solid, salt conserved,
+    c pinned in the solid."""
+    a, length, sigma = 10e-6, 110e-6, 0.1
+    liquid = length - a
+    i_lim = 2 * FARADAY * D * C0 / ((1 - TP) * liquid)
+    j = 0.5 * i_lim
+    d = interval_with_solid(60, 10, a, length)
+    p = solid_cell(d, j, counter_type="electrode", sigma=sigma)
+    start = p.salt_amount()
+    run = integrate(p, 30 * liquid**2 / D, TimeControl(dt_initial=1e-4 * liquid**2 / D))
+    assert run.stopped is None
+    x = p.Vc.tabulate_dof_coordinates()[:, 0]
+    comm = p.domain.comm
+    pts = comm.allgather(np.c_[x, p.c.x.array, p.phi.x.array])
+    pts = np.vstack(pts)
+    pts = pts[np.argsort(pts[:, 0])]
+
+    def at(xq, col):
+        return float(np.interp(xq, pts[:, 0], pts[:, col]))
+
+    slope = (at(length, 1) - at(a, 1)) / liquid
+    expected = (1 - TP) * j / (FARADAY * D)
+    drop = at(a, 2) - at(0.0, 2)
+    print(f"solid layer: liquid slope {slope:.6e} vs {expected:.6e}; ohmic drop {drop * 1e3:.5f} mV vs "
+          f"{j * a / sigma * 1e3:.5f} mV; salt drift {abs(p.salt_amount() - start) / start:.1e}")
+    assert slope == pytest.approx(expected, rel=1e-6)
+    assert drop == pytest.approx(j * a / sigma, rel=1e-6)  # plating: current toward x = 0, phi rises with x
+    assert np.all(pts[pts[:, 0] < a - 1e-12, 1] == C0)  # no salt equation in the solid
+    assert abs(p.salt_amount() - start) / start < 1e-10

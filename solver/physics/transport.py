@@ -20,6 +20,13 @@ i_a = -i_p the Butler-Volmer anodic current density)::
                 law and salt flux (a closed symmetric cell Li|Li conserves salt)
     elsewhere:  no flux of salt or current
 
+Single-ion conducting solids (``SolidElectrolyte``: t+ = 1, e.g. Li6PS5Cl) carry current by
+Ohm's law, i = -sigma grad phi, and hold no salt equation (their Li+ concentration is fixed): c
+is pinned to c_bulk on the nodes that touch no liquid, the liquid's salt flux at the
+liquid/solid interface is (1 - t+) i.n / F (the anions cannot enter the solid; the same
+condition as at an electrode), and Butler-Volmer kinetics on Li under the solid has a constant
+i0. phi and the current are continuous across the interface.
+
 Control: potentiostatic (V given) or galvanostatic (V a global unknown with the total
 plating current fixed). Time: backward Euler; ``integrate`` adapts the step (the change of c
 per step and the Newton iterations), cuts it back and retries when SNES fails, lands on the
@@ -83,6 +90,15 @@ class Region:
 
 
 @dataclasses.dataclass
+class SolidElectrolyte:
+    """A single-ion conducting solid region (t+ = 1): Ohm's law with ``conductivity`` (S/m)."""
+
+    conductivity: float
+    porosity: float = 0.0  # no liquid: no salt, no salt diffusion
+    tortuosity_factor: float = 0.0
+
+
+@dataclasses.dataclass
 class StepResult:
     converged: bool
     newton_iterations: int
@@ -106,13 +122,13 @@ class Tertiary:
                  control: str = "galvanostatic", current_density: float = 10.0, electrode_potential: float = -0.05,
                  temperature: float = 298.15, degree: int = 1, rtol: float = 1e-9, max_iterations: int = 25,
                  petsc_options: dict | None = None, prefix: str = "tertiary_"):
-        laws = {id(r.electrolyte) for r in regions.values()}
+        laws = {id(r.electrolyte) for r in regions.values() if isinstance(r, Region)}
         if len(laws) != 1:
-            raise SolverError("the tertiary model takes one electrolyte (porous layers hold the same one)")
+            raise SolverError("the tertiary model takes one liquid electrolyte (porous layers hold the same one)")
         self.domain, self.regions, self.electrode = domain, regions, electrode
         self.counter, self.counter_type = counter, counter_type
         self.counter_kinetics = counter_kinetics or next(iter(electrode.values()))
-        self.electrolyte = next(iter(regions.values())).electrolyte
+        self.electrolyte = next(r for r in regions.values() if isinstance(r, Region)).electrolyte
         self.c_bulk = c_bulk
         self.c_ref = c_ref or c_bulk
         self.i0_exponent = i0_exponent
@@ -136,6 +152,9 @@ class Tertiary:
         self.c_old.x.array[:] = c_bulk
         self.eps = self._cellwise(lambda r: r.porosity)
         self.tau = self._cellwise(lambda r: r.tortuosity_factor)
+        self.has_solid = any(isinstance(r, SolidElectrolyte) for r in regions.values())
+        self.liquid = self._cellwise(lambda r: 0.0 if isinstance(r, SolidElectrolyte) else 1.0)
+        self.sigma_solid = self._cellwise(lambda r: r.conductivity if isinstance(r, SolidElectrolyte) else 0.0)
         self.dt = dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0))
         self.i_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(current_density))
         self.v_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(electrode_potential))
@@ -169,19 +188,26 @@ class Tertiary:
 
     def _i0_factor(self, c, bv: ButlerVolmer):
         gamma = bv.alpha_a if self.i0_exponent is None else self.i0_exponent
-        return (_pos(c, ufl) / self.c_ref) ** gamma
+        factor = (_pos(c, ufl) / self.c_ref) ** gamma
+        if self.has_solid:  # Li under a single-ion conductor: constant Li+ activity
+            return self.liquid * factor + (1 - self.liquid)
+        return factor
 
     def anodic_current(self, bv: ButlerVolmer, c, phi, metal_potential):
         eta = metal_potential - phi - bv.e_eq
         return self._i0_factor(c, bv) * bv.anodic_current(eta, self.f)
 
     def ionic_current(self, c=None, phi=None):
-        """UFL vector i = -tau kappa(c) [grad phi - (2RT/F)(1 - t+) TDF grad ln c]."""
+        """UFL vector i = -tau kappa(c) [grad phi - (2RT/F)(1 - t+) TDF grad ln c] in the liquid,
+        -sigma grad phi in single-ion solids."""
         c = self.c if c is None else c
         phi = self.phi if phi is None else phi
         e = self.electrolyte
         diffusion = 2.0 / self.f * (1 - e.transference_number) * e.thermodynamic_factor(c, ufl)
-        return -self.tau * e.conductivity(_pos(c, ufl), ufl) * (ufl.grad(phi) - diffusion * ufl.grad(c) / _pos(c, ufl))
+        i = -self.tau * e.conductivity(_pos(c, ufl), ufl) * (ufl.grad(phi) - diffusion * ufl.grad(c) / _pos(c, ufl))
+        if self.has_solid:
+            i = i - self.sigma_solid * ufl.grad(phi)
+        return i
 
     def _forms(self):
         d = self.domain
@@ -199,13 +225,24 @@ class Tertiary:
         if self.counter_type == "electrode":
             zero = dolfinx.fem.Constant(d.mesh, PETSc.ScalarType(0.0))
             boundaries += [(name, self.counter_kinetics, zero) for name in self.counter]
+        salt_side = self.liquid if self.has_solid else 1.0  # no salt flux where Li touches a solid
         for name, bv, metal in boundaries:
             i_a = self.anodic_current(bv, c, phi, metal)
             ds = d.ds_on([name])
             Fphi -= i_a * v * w * ds
-            Fc += (1 - t_plus) * (-i_a) * q * w * ds
+            Fc += (1 - t_plus) * (-i_a) * salt_side * q * w * ds
             if name in self.electrode:
                 plating += -i_a * mu * w * ds
+        if self.has_solid:
+            # liquid/solid interface: the anions stop, salt flux (1 - t+) i.n_liquid / F out of the
+            # liquid. |jump(liquid)| = 1 only there. i.n is taken on the solid's side (Ohm's law,
+            # no 1/c term that the liquid's side has as c -> 0 at Sand's time): (1 - liquid)
+            # picks the solid side, whose neighbour's normal is the liquid's outward normal
+            n = ufl.FacetNormal(d.mesh)
+            lq = self.liquid
+            flux = (1 - lq("+")) * ufl.dot(i("+"), n("-")) + (1 - lq("-")) * ufl.dot(i("-"), n("+"))
+            wS = w("+") if isinstance(w, ufl.core.expr.Expr) else w
+            Fc += (1 - t_plus) * flux * abs(ufl.jump(lq)) * q("+") * wS * d.dS
         if self.source_c is not None:
             Fc -= FARADAY * self.source_c * q * w * d.dx
         if self.source_phi is not None:
@@ -228,13 +265,28 @@ class Tertiary:
         return self.dt * (Fc + Fphi + Fv)
 
     def _bcs(self):
-        """Reference counter: c = c_bulk and phi = 0 there."""
-        if self.counter_type != "reference":
-            return []
+        """Reference counter: c = c_bulk and phi = 0 there; c = c_bulk on nodes in solids only."""
+        bcs = []
         fdim = self.domain.mesh.topology.dim - 1
-        facets = self.domain.facets(self.counter)
-        return [dolfinx.fem.dirichletbc(PETSc.ScalarType(value), dolfinx.fem.locate_dofs_topological(W, fdim, facets), W)
-                for W, value in ((self.Vc, self.c_bulk), (self.V, 0.0))]
+        if self.counter_type == "reference":
+            facets = self.domain.facets(self.counter)
+            bcs += [dolfinx.fem.dirichletbc(PETSc.ScalarType(value), dolfinx.fem.locate_dofs_topological(W, fdim, facets), W)
+                    for W, value in ((self.Vc, self.c_bulk), (self.V, 0.0))]
+        if self.has_solid:
+            solid_only = np.flatnonzero(self.liquid_nodes() == 0).astype(np.int32)
+            bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(self.c_bulk), solid_only, self.Vc))
+        return bcs
+
+    def liquid_nodes(self) -> np.ndarray:
+        """1 at the c nodes (local, ghosts included) that touch a liquid-filled cell, else 0."""
+        if getattr(self, "_liquid_nodes", None) is None:
+            cells = np.flatnonzero(self.liquid.x.array > 0.5)
+            mark = dolfinx.fem.Function(self.Vc)
+            mark.x.array[np.unique(self.Vc.dofmap.list[cells])] = 1.0
+            mark.x.scatter_reverse(dolfinx.la.InsertMode.add)  # a node touched on any rank
+            mark.x.scatter_forward()
+            self._liquid_nodes = (mark.x.array > 0.5).astype(np.int8)
+        return self._liquid_nodes
 
     def _build(self):
         from dolfinx.fem.petsc import NonlinearProblem
@@ -320,12 +372,20 @@ class Tertiary:
         """(min, max) of c over the working-electrode boundaries' nodes."""
         if self._electrode_dofs is None:
             fdim = self.domain.mesh.topology.dim - 1
-            self._electrode_dofs = dolfinx.fem.locate_dofs_topological(
-                self.Vc, fdim, self.domain.facets(list(self.electrode)))
+            dofs = dolfinx.fem.locate_dofs_topological(self.Vc, fdim, self.domain.facets(list(self.electrode)))
+            if self.has_solid:  # the liquid's side of the electrode: its own surface and solid interfaces
+                dofs = np.union1d(dofs[self.liquid_nodes()[dofs] == 1], self._interface_dofs())
+            self._electrode_dofs = dofs
         values = self.c.x.array[self._electrode_dofs]
         comm = self.domain.comm
         return (comm.allreduce(float(values.min(initial=np.inf)), op=MPI.MIN),
                 comm.allreduce(float(values.max(initial=-np.inf)), op=MPI.MAX))
+
+    def _interface_dofs(self) -> np.ndarray:
+        """c nodes on liquid/solid interfaces (touching both a liquid and a solid cell)."""
+        cells = np.flatnonzero(self.liquid.x.array < 0.5)
+        solid = np.unique(self.Vc.dofmap.list[cells]).astype(np.int32)
+        return solid[self.liquid_nodes()[solid] == 1]
 
     def salt_amount(self) -> float:
         """Total salt, int eps c (mol; 2D per metre of depth)."""
