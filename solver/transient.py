@@ -234,6 +234,8 @@ class Recorder:
         self.folder, self.p, self.case, self.comm = folder, problem, case, comm
         self.rows: list[dict] = []
         self.frames: list[float] = []
+        self._written = 0  # rows already in history.csv
+        self._keys: list[str] | None = None
         self.fields = case.scenario.outputs.fields
         d = problem.domain
         tdim, gdim = d.mesh.topology.dim, d.mesh.geometry.dim
@@ -291,20 +293,45 @@ class Recorder:
 
     # -- history
     def write_history(self) -> None:
+        """Append the rows not yet in history.csv (rank 0); the whole file after a restart."""
         if self.comm.rank != 0 or not self.rows:
             return
-        keys = [k for k in self.rows[0] if k != "surface_concentration_min"]
-        lines = [",".join(keys)]
-        for row in self.rows:
-            lines.append(",".join(_fmt(row.get(k)) for k in keys))
-        tmp = self.folder / "history.csv.tmp"
-        tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(self.folder / "history.csv")
+        if self._keys is None:
+            self._keys = [k for k in self.rows[0] if k != "surface_concentration_min"] + ["dt_s", "newton_iterations"]
+        path = self.folder / "history.csv"
+        new = ["\n".join(",".join(_fmt(row.get(k)) for k in self._keys) for row in self.rows[self._written:])]
+        if self._written == 0:
+            tmp = self.folder / "history.csv.tmp"
+            tmp.write_text(",".join(self._keys) + "\n" + new[0] + "\n")
+            tmp.replace(path)
+        elif len(self.rows) > self._written:
+            with open(path, "a") as fh:
+                fh.write(new[0] + "\n")
+        self._written = len(self.rows)
+
+    def _read_history(self, count: int) -> list[dict]:
+        """The first ``count`` rows of history.csv (10 significant digits), on every rank."""
+        rows = None
+        if self.comm.rank == 0:
+            import csv
+
+            with open(self.folder / "history.csv") as fh:
+                reader = csv.DictReader(fh)
+                rows = []
+                for raw in reader:
+                    if len(rows) == count:
+                        break
+                    row = {k: (float(v) if v not in ("", None) else None) for k, v in raw.items()}
+                    row["surface_concentration_min"] = row["surface_concentration_min_mol_m3"]
+                    rows.append(row)
+        return self.comm.bcast(rows, root=0)
 
     # -- checkpoints
     def checkpoint(self, k: int, state: dict) -> None:
+        """Fields, stepper state and the last history row (exact); earlier rows are in history.csv."""
         path = self.folder / "checkpoints" / f"checkpoint_{k:05d}.npz"
-        meta = {"state": state, "rows": self.rows, "frames": self.frames, "case_key": self.case.key()}
+        meta = {"state": state, "rows": len(self.rows), "last_row": self.rows[-1], "frames": self.frames,
+                "case_key": self.case.key()}
         checkpoint.save(path, {"concentration": self.p.c, "electrolyte_potential": self.p.phi,
                                "electrode_potential": self.p.voltage}, meta)
         keep = self.case.scenario.study.checkpoint_keep
@@ -319,7 +346,12 @@ class Recorder:
             raise UserError(f"{path}: the scenario differs from the one the checkpoint was written with; "
                             "restart with the run's own scenario.input.yaml (the default)")
         self.p.c_old.x.array[:] = self.p.c.x.array
-        self.rows = meta["rows"]
+        earlier = self._read_history(meta["rows"] - 1)
+        if len(earlier) != meta["rows"] - 1:
+            raise UserError(f"{self.folder / 'history.csv'}: shorter than the checkpoint's history "
+                            f"({len(earlier)} rows before it, {meta['rows'] - 1} expected)")
+        self.rows = earlier + [meta["last_row"]]
+        self._written = 0  # history.csv is rewritten, cut at the checkpoint
         self.frames = meta["frames"]
         if self.comm.rank == 0:  # frames written after the checkpoint belong to the abandoned run
             for f in (self.folder / "frames").glob("frame_*.npz"):
