@@ -36,7 +36,8 @@ from solver.domain import Domain
 from solver.errors import SolverError, UserError
 from solver.output import gather_grid, write_json
 from solver.physics.potential import FARADAY, ButlerVolmer
-from solver.physics.transport import Electrolyte, Event, Integrator, Region, SolidElectrolyte, Tertiary, TimeControl
+from solver.physics.transport import Electrolyte, Region, SolidElectrolyte, Tertiary
+from solver.stepping import Event, Integrator, TimeControl
 from solver.scenario import Case, ElectrolyteMaterial, PorousLayerMaterial, SolidElectrolyteMaterial
 
 MAX_UNTIL = 1e7  # s: cap of a step that has only a voltage limit (about 116 days)
