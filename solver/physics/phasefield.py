@@ -1,0 +1,334 @@
+"""Phase-field model of Li electrodeposition (Chen et al., J. Power Sources 2015), in a
+charge- and mass-conserving form.
+
+Unknowns: the order parameter xi (1 = Li metal, 0 = electrolyte), the normalised Li+
+concentration u = c / c0 and the electrolyte potential phi (V, 0 at the counter); the Li metal is
+an ideal conductor at the electrode potential V (given, or a global unknown when the current is
+given)::
+
+    dxi/dt = -L_s [W g'(xi) - div(kappa grad xi)] - L_k h'(xi) [exp((1-a) f eta) - u exp(-a f eta)] + noise
+    (1 - h + e_c) du/dt = div[D (1 - h + e_D) (grad u + u f grad phi)] - (c_s/c0 - u) h'(xi) dxi/dt
+    div[sigma (1 - h + e_s) grad phi] = F c_s dxi/dt
+    eta = V - phi,  g = xi^2 (1 - xi)^2,  h = xi^3 (6 xi^2 - 15 xi + 10),  f = F / RT
+
+with c_s = 1 / V_m the site density of Li metal. The first line is Chen 2015's Allen-Cahn
+equation with the Butler-Volmer driving force; at u = 1 the bracket vanishes at eta = 0 and, for
+other u, at eta = ln(u) / f (the Nernst shift). The second is the conservation of all Li,
+(1 - h) c0 u + h c_s, as in the grand-potential form that the open MOOSE reproductions use (Hong &
+Viswanathan, ACS Energy Lett. 2018): Li+ consumed at the moving interface comes from the
+electrolyte. The third makes the current that enters through the counter sink where Li is
+deposited, so the deposited Li equals the charge passed (Faraday) by construction; Chen's original
+single-potential form, where the metal conducts with sigma_s and the local phi is the
+overpotential, does not have this property. The small constants e_c, e_D, e_s keep the
+equations for u and phi regular inside the metal, where they have no physical meaning.
+
+Anisotropy (2D): kappa(theta) = kappa0 [1 + delta cos(omega (theta - theta0))] with theta the
+angle of grad xi; the interface term is the variation of int kappa(theta) |grad xi|^2 / 2 (UFL
+differentiates it). Noise: a uniform random number in [-1, 1] per node and step, times
+``noise`` (1/s) and h'(xi) (the interface only), from a hash of the node's coordinates, the step
+number and the seed: the same in serial and in parallel.
+
+Time: backward Euler (``solver.stepping.Integrator``); SNES Newton with MUMPS LU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import basix.ufl
+import numpy as np
+import ufl
+
+from solver._dolfinx import MPI, PETSc, dolfinx
+from solver.domain import Domain
+from solver.errors import SolverError
+from solver.physics.potential import FARADAY, GAS_CONSTANT
+from solver.physics.transport import StepResult
+
+
+@dataclasses.dataclass
+class PhaseFieldParameters:
+    """SI values; defaults from the normalised constants of Hong & Viswanathan 2018's MOOSE input
+    (length unit 1 um, time unit 1 s): kappa 0.3 um^2, W 2.4, L_s 6.25 1/s, L_k 0.001 1/s,
+    D 3.197e-10 m^2/s, sigma 1.19 S/m, alpha 0.5, F/RT 38.69 1/V."""
+
+    interface_mobility: float = 6.25  # L_s, 1/s
+    barrier: float = 2.4  # W
+    gradient_coefficient: float = 0.3e-12  # kappa0, m^2
+    kinetic_coefficient: float = 1e-3  # L_k, 1/s
+    alpha: float = 0.5
+    diffusivity: float = 3.197e-10  # m^2/s, electrolyte
+    conductivity: float = 1.19  # S/m, electrolyte
+    concentration: float = 1000.0  # c0, mol/m^3
+    molar_volume: float = 1.3e-5  # m^3/mol, Li metal (c_s = 1/V_m)
+    temperature: float = 300.0  # K (F/RT = 38.68 1/V)
+    anisotropy_strength: float = 0.0  # delta
+    anisotropy_mode: int = 4  # omega
+    anisotropy_angle: float = 0.0  # theta0, rad
+    noise: float = 0.0  # 1/s
+    seed: int = 0
+    regularisation: float = 1e-4  # e_c, e_D, e_s
+
+    @property
+    def width(self) -> float:
+        """Interface width l = sqrt(2 kappa / W) of the flat equilibrium profile
+        xi = [1 - tanh(d / l)] / 2 (0.5 um with the defaults)."""
+        return math.sqrt(2 * self.gradient_coefficient / self.barrier)
+
+
+def planar_profile(distance, p: PhaseFieldParameters, m=np):
+    """Equilibrium xi across a flat interface; ``distance`` > 0 in the electrolyte."""
+    return 0.5 * (1 - m.tanh(distance / p.width))
+
+
+class PhaseField:
+    """Electrodeposition phase field on a Domain (see module doc).
+
+    Args:
+        domain: mesh; ``electrode`` names the boundary held at xi = 1 (the current collector side
+            of the Li), ``counter`` the boundary where u = 1 and phi = 0 (bulk electrolyte).
+        params: PhaseFieldParameters.
+        xi0: callable x -> initial xi (numpy), e.g. from ``planar_profile``.
+        electrode_potential: V (potentiostatic); ``current_density``: mean current over the
+            projected area (galvanostatic, V a global unknown) when given.
+    """
+
+    def __init__(self, domain: Domain, params: PhaseFieldParameters, xi0, electrode: list[str], counter: list[str],
+                 electrode_potential: float = -0.45, current_density: float | None = None, bulk: float = 1.0,
+                 degree: int = 1,
+                 rtol: float = 1e-9, max_iterations: int = 25, petsc_options: dict | None = None,
+                 prefix: str = "phasefield_"):
+        self.domain, self.p = domain, params
+        self.electrode, self.counter = electrode, counter
+        self.f = FARADAY / (GAS_CONSTANT * params.temperature)
+        self.c_s = 1.0 / params.molar_volume
+        mesh = domain.mesh
+        self.Vx = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.Vu = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.Vp = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.R = dolfinx.fem.functionspace(mesh, basix.ufl.real_element(mesh.basix_cell(), ()))
+        self.xi = dolfinx.fem.Function(self.Vx, name="order_parameter")
+        self.u = dolfinx.fem.Function(self.Vu, name="normalised_concentration")
+        self.phi = dolfinx.fem.Function(self.Vp, name="electrolyte_potential")
+        self.voltage = dolfinx.fem.Function(self.R, name="electrode_potential")
+        self.xi_old = dolfinx.fem.Function(self.Vx)
+        self.u_old = dolfinx.fem.Function(self.Vu)
+        self.noise = dolfinx.fem.Function(self.Vx)
+        self.xi.interpolate(xi0)
+        self.xi.x.array[:] = np.clip(self.xi.x.array, 0.0, 1.0)
+        self.bulk = bulk  # u at the counter and at the start
+        self.u.x.array[:] = bulk
+        self.xi_old.x.array[:] = self.xi.x.array
+        self.u_old.x.array[:] = bulk
+        self.voltage.x.array[:] = electrode_potential
+        self.galvanostatic = current_density is not None
+        self.i_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(current_density or 0.0))
+        self.v_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(electrode_potential))
+        self.dt = dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0))
+        self.time = 0.0
+        self.step_number = 0
+        self.rtol, self.max_iterations = rtol, max_iterations
+        self.user_options = dict(petsc_options or {})
+        self.prefix = prefix
+        self._problem = None
+        coords = self.Vx.tabulate_dof_coordinates()
+        span = domain.comm.allreduce(float(np.ptp(coords, axis=0).max(initial=0.0)), op=MPI.MAX)
+        self._node_keys = np.round(coords / (1e-9 * span)).astype(np.int64) if span else np.zeros_like(coords, int)
+
+    # ------------------------------------------------------------------ forms
+    @staticmethod
+    def g_prime(xi):
+        return 2 * xi * (1 - xi) * (1 - 2 * xi)
+
+    @staticmethod
+    def h(xi):
+        return xi**3 * (6 * xi**2 - 15 * xi + 10)
+
+    @staticmethod
+    def h_prime(xi):
+        return 30 * xi**2 * (1 - xi) ** 2
+
+    def reaction_bracket(self, u, eta):
+        """exp((1-a) f eta) - u exp(-a f eta): > 0 dissolves, < 0 deposits."""
+        a = self.p.alpha
+        return ufl.exp((1 - a) * self.f * eta) - u * ufl.exp(-a * self.f * eta)
+
+    def kappa_energy(self, xi):
+        """kappa(theta) |grad xi|^2 / 2 (UFL)."""
+        p = self.p
+        grad = ufl.grad(xi)
+        if p.anisotropy_strength == 0.0 or self.domain.mesh.geometry.dim != 2:
+            return 0.5 * p.gradient_coefficient * ufl.inner(grad, grad)
+        theta = ufl.atan2(grad[1], grad[0] + 1e-30)
+        kappa = p.gradient_coefficient * (1 + p.anisotropy_strength
+                                          * ufl.cos(p.anisotropy_mode * (theta - p.anisotropy_angle)))
+        return 0.5 * kappa * ufl.inner(grad, grad)
+
+    def source_rate(self):
+        """dxi/dt of the present step (UFL)."""
+        return (self.xi - self.xi_old) / self.dt
+
+    def _forms(self):
+        d, p = self.domain, self.p
+        w = d.weight
+        xi, u, phi, V = self.xi, self.u, self.phi, self.voltage
+        v, q, r, mu = ufl.TestFunctions(ufl.MixedFunctionSpace(self.Vx, self.Vu, self.Vp, self.R))
+        h, dh = self.h(xi), self.h_prime(xi)
+        rate = self.source_rate()
+        eta = V - phi
+        e = p.regularisation
+        # Allen-Cahn: the gradient term as the variation of the (possibly anisotropic) energy
+        gradient = ufl.derivative(self.kappa_energy(xi) * w * d.dx, xi, v)
+        F_xi = (rate * v + p.interface_mobility * p.barrier * self.g_prime(xi) * v
+                + p.kinetic_coefficient * dh * self.reaction_bracket(u, eta) * v
+                - self.noise * dh * v) * w * d.dx + p.interface_mobility * gradient
+        # all Li conserved: (1 - h) c0 u + h c_s
+        capacity = 1 - h + e
+        mobility = p.diffusivity * (1 - h + e)
+        F_u = (capacity * (u - self.u_old) / self.dt * q
+               + mobility * ufl.inner(ufl.grad(u) + u * self.f * ufl.grad(phi), ufl.grad(q))
+               + (self.c_s / p.concentration - u) * dh * rate * q) * w * d.dx
+        # charge: the current from the counter sinks where Li deposits
+        sigma = p.conductivity * (1 - h + e)
+        F_phi = (sigma * ufl.inner(ufl.grad(phi), ufl.grad(r)) + FARADAY * self.c_s * rate * r) * w * d.dx
+        # control: V given, or the total deposition current F c_s int dxi/dt = i_app * area
+        if self.galvanostatic:
+            area = d.area(self.counter)
+            F_v = (FARADAY * self.c_s * rate * mu) * w * d.dx - self.i_app * d.projected_area / area * mu * w * d.ds_on(
+                self.counter)
+        else:
+            F_v = (V - self.v_app) * mu * w * d.ds_on(self.counter)
+        # scale every block to O(1) per unit volume and step: xi and u equations (1/s) times dt;
+        # phi's by dt * l^2 / sigma (l the interface width); the control row by dt / (F c_s)
+        length2 = p.width**2
+        return self.dt * (F_xi + F_u + (length2 / p.conductivity) * F_phi + (1.0 / (FARADAY * self.c_s)) * F_v)
+
+    def _bcs(self):
+        fdim = self.domain.mesh.topology.dim - 1
+        bcs = []
+        electrode = self.domain.facets(self.electrode)
+        bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(1.0),
+                                           dolfinx.fem.locate_dofs_topological(self.Vx, fdim, electrode), self.Vx))
+        counter = self.domain.facets(self.counter)
+        for W, value in ((self.Vx, 0.0), (self.Vu, self.bulk), (self.Vp, 0.0)):
+            bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(value),
+                                               dolfinx.fem.locate_dofs_topological(W, fdim, counter), W))
+        return bcs
+
+    def _build(self):
+        from dolfinx.fem.petsc import NonlinearProblem
+
+        F = self._forms()
+        fields = [self.xi, self.u, self.phi, self.voltage]
+        du = ufl.TrialFunctions(ufl.MixedFunctionSpace(self.Vx, self.Vu, self.Vp, self.R))
+        J = ufl.extract_blocks(sum(ufl.derivative(F, f, t) for f, t in zip(fields, du)))
+        volume = self.domain.integrate(self.domain.weight * ufl.as_ufl(1.0) * self.domain.dx)
+        options = {
+            "snes_type": "newtonls", "snes_linesearch_type": "l2", "snes_rtol": self.rtol,
+            "snes_atol": 1e-12 * volume / self.p.width ** self.domain.mesh.geometry.dim,
+            "snes_stol": 0.0, "snes_max_it": self.max_iterations,
+            "ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
+        } | self.user_options
+        self._problem = NonlinearProblem(ufl.extract_blocks(F), fields, bcs=self._bcs(), J=J, kind="mpi",
+                                         petsc_options_prefix=self.prefix, petsc_options=options)
+
+    @property
+    def num_dofs(self) -> int:
+        return 3 * self.Vx.dofmap.index_map.size_global + 1
+
+    # ------------------------------------------------------------------ stepping
+    def _draw_noise(self) -> None:
+        if self.p.noise == 0.0:
+            return
+        k = self._node_keys
+        x = (k[:, 0] * 0x9E3779B97F4A7C15 + k[:, 1] * 0xC2B2AE3D27D4EB4F + k[:, 2] * 0x165667B19E3779F9
+             + (self.step_number + 1) * 0xD6E8FEB86659FD93 + (self.p.seed + 1) * 0x94D049BB133111EB)
+        x = x.astype(np.uint64)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+        self.noise.x.array[:] = self.p.noise * (2.0 * (x >> np.uint64(11)).astype(np.float64) / 2.0**53 - 1.0)
+
+    def step(self, dt: float) -> StepResult:
+        if self._problem is None:
+            self._build()
+        saved = self.snapshot()
+        self.xi_old.x.array[:] = self.xi.x.array
+        self.u_old.x.array[:] = self.u.x.array
+        self.dt.value = dt
+        self._draw_noise()
+        snes = self._problem.solver
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                self._problem.solve()
+                reason = snes.getConvergedReason()
+            except RuntimeError:
+                reason = -100
+        its = snes.getIterationNumber()
+        finite = all(np.isfinite(f.x.array).all() for f in (self.xi, self.u, self.phi, self.voltage))
+        ok = reason > 0 and self.domain.comm.allreduce(finite, op=MPI.LAND)
+        if ok:
+            self.time += dt
+            self.step_number += 1
+        else:
+            self.restore(saved)
+        return StepResult(ok, its, reason)
+
+    def snapshot(self) -> tuple:
+        return tuple(f.x.array.copy() for f in (self.xi, self.u, self.phi, self.voltage)) + (self.time, self.step_number)
+
+    def restore(self, snap: tuple) -> None:
+        for f, a in zip((self.xi, self.u, self.phi, self.voltage), snap[:4]):
+            f.x.array[:] = a
+        self.xi_old.x.array[:] = self.xi.x.array
+        self.u_old.x.array[:] = self.u.x.array
+        self.time, self.step_number = snap[4], snap[5]
+
+    def relative_change(self, snap: tuple) -> float:
+        """Largest change of xi since ``snap`` (xi is already O(1))."""
+        local = float(np.abs(self.xi.x.array - snap[0]).max(initial=0.0))
+        return self.domain.comm.allreduce(local, op=MPI.MAX)
+
+    # ------------------------------------------------------------------ observables
+    def _integral(self, expr) -> float:
+        return self.domain.integrate(expr * self.domain.weight * self.domain.dx)
+
+    def lithium_amount(self) -> float:
+        """Li deposited as metal, c_s int xi (mol; 2D per metre of depth)."""
+        return self.c_s * self._integral(self.xi)
+
+    def total_lithium(self) -> float:
+        """All Li: metal and Li+ in the electrolyte, int [(1 - h) c0 u + h c_s] (mol)."""
+        h = self.h(self.xi)
+        return self._integral((1 - h) * self.p.concentration * self.u + h * self.c_s)
+
+    def counter_current(self) -> float:
+        """Current entering through the counter from the electrolyte side, -int sigma grad phi . n
+        (A; positive = plating), from the gradient on the counter's cells."""
+        d = self.domain
+        n = ufl.FacetNormal(d.mesh)
+        sigma = self.p.conductivity * (1 - self.h(self.xi) + self.p.regularisation)
+        return d.integrate(sigma * ufl.dot(ufl.grad(self.phi), n) * d.weight * d.ds_on(self.counter))
+
+    def interface_measure(self) -> float:
+        """int |grad xi| dx: the interface length (2D, per metre of depth) or area (3D)."""
+        return self._integral(ufl.sqrt(ufl.inner(ufl.grad(self.xi), ufl.grad(self.xi)) + 1e-300))
+
+    def deposit_height(self, axis: int | None = None) -> float:
+        """Largest coordinate along ``axis`` (default: the last) where xi >= 1/2, interpolated
+        linearly along the mesh edges crossing 1/2 (nodal estimate)."""
+        mesh = self.domain.mesh
+        axis = mesh.geometry.dim - 1 if axis is None else axis
+        x = self.Vx.tabulate_dof_coordinates()[:, axis]
+        xi = self.xi.x.array
+        inside = xi >= 0.5
+        local = float(x[inside].max(initial=-np.inf))
+        return self.domain.comm.allreduce(local, op=MPI.MAX)
+
+
+def raise_if_failed(result: StepResult, t: float) -> None:
+    if not result.converged:
+        raise SolverError(f"the phase-field step at t = {t:.6g} s did not converge (SNES reason {result.reason})")
