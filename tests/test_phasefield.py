@@ -73,3 +73,94 @@ def test_planar_front_moves_at_faraday_velocity():
           f"({v / expected - 1:+.3%})")
     assert fronts[-1] - FRONT > 0.5e-6  # it really moved (one interface width)
     assert v == pytest.approx(expected, rel=0.02)
+
+
+# ---------------------------------------------------------------------- 2D
+def nucleus(anisotropy=0.0, noise=0.0, n=50):
+    """A 20 x 20 um cell: Li up to y = 3 um with a semicircular 2 um nucleus, -0.45 V reached
+    over 0.2 s (the MOOSE benchmark's potential), adaptive steps."""
+    from solver.stepping import Integrator, TimeControl
+    from tests.helpers import rectangle
+
+    width, base, radius = 20e-6, 3e-6, 2e-6
+    p = PhaseFieldParameters(anisotropy_strength=anisotropy, noise=noise, seed=7)
+    d = rectangle(n, (width, width))
+    d.regions = {"all": 1}
+
+    def xi0(x):
+        return planar_profile(np.minimum(x[1] - base, np.hypot(x[0] - width / 2, x[1] - base) - radius), p)
+
+    pf = PhaseField(d, p, xi0, ["y0"], ["y1"], electrode_potential=-0.45, ramp_time=0.2)
+    stepper = Integrator(pf, TimeControl(dt_initial=1e-3, target_change=0.05, dt_max=0.05),
+                         observe=lambda prob: {"time_s": prob.time})
+    return pf, stepper
+
+
+@pytest.mark.mpi
+def test_deposited_lithium_equals_passed_charge_in_2d():
+    pf, stepper = nucleus()
+    start = pf.lithium_amount()
+    charge = [0.0]
+
+    def on_step(row, dt, result):
+        charge[0] += pf.counter_current() * dt  # backward Euler: the end-of-step current
+
+    stepper.advance(0.5, on_step=on_step)
+    deposited = pf.lithium_amount() - start
+    passed = charge[0] / FARADAY
+    print(f"2D nucleus, 0.5 s: deposited {deposited:.6e} mol/m, passed charge / F {passed:.6e} "
+          f"({deposited / passed - 1:+.2e}), {stepper.steps} steps")
+    assert passed > 0
+    assert deposited == pytest.approx(passed, rel=0.01)
+
+
+def test_anisotropy_speeds_up_the_tip():
+    """Four-fold anisotropy with a preferred direction along the growth axis (theta0 = 0: the
+    x and y axes): the nucleus' tip outgrows the isotropic case."""
+    heights = {}
+    for delta in (0.0, 0.1):
+        pf, stepper = nucleus(anisotropy=delta, n=40)
+        stepper.advance(1.5)
+        heights[delta] = pf.deposit_height()
+    print(f"deposit height after 1.5 s: isotropic {heights[0.0] * 1e6:.3f} um, delta 0.1 {heights[0.1] * 1e6:.3f} um")
+    assert heights[0.1] > heights[0.0]
+
+
+def _noisy_run(seed: int) -> dict:
+    pf, _ = nucleus(noise=5.0, n=30)
+    pf.p.seed = seed
+    for _ in range(6):
+        assert pf.step(0.02).converged
+    return {"lithium": pf.lithium_amount(), "interface": pf.interface_measure(), "height": pf.deposit_height()}
+
+
+def test_same_seed_same_result_in_serial_and_parallel(tmp_path):
+    """Langevin noise from a hash of node coordinates, step and seed: reproducible, and the same
+    on 1 and 2 ranks; another seed gives another result."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.test_cli import BIN, ROOT
+
+    script = ("import json, sys; sys.path.insert(0, %r); from tests.test_phasefield import _noisy_run; "
+              "from mpi4py import MPI; r = _noisy_run(int(sys.argv[1])); "
+              "MPI.COMM_WORLD.rank == 0 and print(json.dumps(r))") % str(ROOT)
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
+
+    def run(ranks, seed):
+        cmd = [sys.executable, "-c", script, str(seed)]
+        if ranks > 1:
+            cmd = [str(BIN / "mpirun"), "-n", str(ranks), *cmd]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    serial, parallel, again, other = run(1, 3), run(2, 3), run(1, 3), run(1, 4)
+    print(f"seed 3: serial {serial}, 2 ranks {parallel}; seed 4: {other}")
+    assert serial == again
+    for key in serial:
+        assert parallel[key] == pytest.approx(serial[key], rel=1e-9)
+    assert other["interface"] != pytest.approx(serial["interface"], rel=1e-9)

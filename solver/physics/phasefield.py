@@ -68,7 +68,8 @@ class PhaseFieldParameters:
     anisotropy_angle: float = 0.0  # theta0, rad
     noise: float = 0.0  # 1/s
     seed: int = 0
-    regularisation: float = 1e-4  # e_c, e_D, e_s
+    regularisation: float = 1e-4  # e_c, e_D: u's capacity and mobility inside the metal
+    metal_conductivity_fraction: float = 1e-2  # e_s: phi's conductivity inside the metal, / sigma
 
     @property
     def width(self) -> float:
@@ -96,7 +97,7 @@ class PhaseField:
 
     def __init__(self, domain: Domain, params: PhaseFieldParameters, xi0, electrode: list[str], counter: list[str],
                  electrode_potential: float = -0.45, current_density: float | None = None, bulk: float = 1.0,
-                 degree: int = 1,
+                 ramp_time: float = 0.0, degree: int = 1,
                  rtol: float = 1e-9, max_iterations: int = 25, petsc_options: dict | None = None,
                  prefix: str = "phasefield_"):
         self.domain, self.p = domain, params
@@ -121,7 +122,9 @@ class PhaseField:
         self.u.x.array[:] = bulk
         self.xi_old.x.array[:] = self.xi.x.array
         self.u_old.x.array[:] = bulk
-        self.voltage.x.array[:] = electrode_potential
+        self.target_potential = electrode_potential
+        self.ramp_time = ramp_time  # the applied potential rises linearly from 0 over this time
+        self.voltage.x.array[:] = 0.0 if ramp_time > 0 else electrode_potential
         self.galvanostatic = current_density is not None
         self.i_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(current_density or 0.0))
         self.v_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(electrode_potential))
@@ -190,7 +193,7 @@ class PhaseField:
                + mobility * ufl.inner(ufl.grad(u) + u * self.f * ufl.grad(phi), ufl.grad(q))
                + (self.c_s / p.concentration - u) * dh * rate * q) * w * d.dx
         # charge: the current from the counter sinks where Li deposits
-        sigma = p.conductivity * (1 - h + e)
+        sigma = p.conductivity * (1 - h + p.metal_conductivity_fraction)
         F_phi = (sigma * ufl.inner(ufl.grad(phi), ufl.grad(r)) + FARADAY * self.c_s * rate * r) * w * d.dx
         # control: V given, or the total deposition current F c_s int dxi/dt = i_app * area
         if self.galvanostatic:
@@ -226,7 +229,9 @@ class PhaseField:
         volume = self.domain.integrate(self.domain.weight * ufl.as_ufl(1.0) * self.domain.dx)
         options = {
             "snes_type": "newtonls", "snes_linesearch_type": "l2", "snes_rtol": self.rtol,
-            "snes_atol": 1e-12 * volume / self.p.width ** self.domain.mesh.geometry.dim,
+            # residual entries are dt * (rate of order 1/s) * (cell measure): converged when they
+            # are below 1e-10 of a cell's measure (above the round-off floor, ~1e-12 of it)
+            "snes_atol": 1e-10 * volume / self.domain.num_cells_global(),
             "snes_stol": 0.0, "snes_max_it": self.max_iterations,
             "ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
         } | self.user_options
@@ -241,16 +246,19 @@ class PhaseField:
     def _draw_noise(self) -> None:
         if self.p.noise == 0.0:
             return
-        k = self._node_keys
-        x = (k[:, 0] * 0x9E3779B97F4A7C15 + k[:, 1] * 0xC2B2AE3D27D4EB4F + k[:, 2] * 0x165667B19E3779F9
-             + (self.step_number + 1) * 0xD6E8FEB86659FD93 + (self.p.seed + 1) * 0x94D049BB133111EB)
-        x = x.astype(np.uint64)
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-        self.noise.x.array[:] = self.p.noise * (2.0 * (x >> np.uint64(11)).astype(np.float64) / 2.0**53 - 1.0)
+        k = self._node_keys.astype(np.uint64)  # wraps negative keys: still one number per node
+        u64 = np.uint64
+        with np.errstate(over="ignore"):
+            x = (k[:, 0] * u64(0x9E3779B97F4A7C15) + k[:, 1] * u64(0xC2B2AE3D27D4EB4F)
+                 + k[:, 2] * u64(0x165667B19E3779F9) + u64(self.step_number + 1) * u64(0xD6E8FEB86659FD93)
+                 + u64(self.p.seed + 1) * u64(0x94D049BB133111EB))
+            # splitmix64 finaliser
+            x ^= x >> u64(30)
+            x *= u64(0xBF58476D1CE4E5B9)
+            x ^= x >> u64(27)
+            x *= u64(0x94D049BB133111EB)
+            x ^= x >> u64(31)
+        self.noise.x.array[:] = self.p.noise * (2.0 * (x >> u64(11)).astype(np.float64) / 2.0**53 - 1.0)
 
     def step(self, dt: float) -> StepResult:
         if self._problem is None:
@@ -259,6 +267,10 @@ class PhaseField:
         self.xi_old.x.array[:] = self.xi.x.array
         self.u_old.x.array[:] = self.u.x.array
         self.dt.value = dt
+        if not self.galvanostatic:
+            ramp = min(1.0, (self.time + dt) / self.ramp_time) if self.ramp_time > 0 else 1.0
+            self.v_app.value = ramp * self.target_potential
+            self.voltage.x.array[:] = self.v_app.value
         self._draw_noise()
         snes = self._problem.solver
         with np.errstate(over="ignore", invalid="ignore"):
@@ -310,7 +322,7 @@ class PhaseField:
         (A; positive = plating), from the gradient on the counter's cells."""
         d = self.domain
         n = ufl.FacetNormal(d.mesh)
-        sigma = self.p.conductivity * (1 - self.h(self.xi) + self.p.regularisation)
+        sigma = self.p.conductivity * (1 - self.h(self.xi) + self.p.metal_conductivity_fraction)
         return d.integrate(sigma * ufl.dot(ufl.grad(self.phi), n) * d.weight * d.ds_on(self.counter))
 
     def interface_measure(self) -> float:
@@ -318,14 +330,28 @@ class PhaseField:
         return self._integral(ufl.sqrt(ufl.inner(ufl.grad(self.xi), ufl.grad(self.xi)) + 1e-300))
 
     def deposit_height(self, axis: int | None = None) -> float:
-        """Largest coordinate along ``axis`` (default: the last) where xi >= 1/2, interpolated
-        linearly along the mesh edges crossing 1/2 (nodal estimate)."""
+        """Largest coordinate along ``axis`` (default: the last) of the xi = 1/2 level set, from
+        the crossings of 1/2 along the cells' edges (P1; nodal for higher degrees)."""
         mesh = self.domain.mesh
         axis = mesh.geometry.dim - 1 if axis is None else axis
         x = self.Vx.tabulate_dof_coordinates()[:, axis]
         xi = self.xi.x.array
-        inside = xi >= 0.5
-        local = float(x[inside].max(initial=-np.inf))
+        if self.Vx.element.basix_element.degree == 1:
+            cells = self.Vx.dofmap.list[: mesh.topology.index_map(mesh.topology.dim).size_local]
+            best = -np.inf
+            k = cells.shape[1]
+            for a in range(k):
+                for b in range(a + 1, k):
+                    ia, ib = cells[:, a], cells[:, b]
+                    fa, fb = xi[ia] - 0.5, xi[ib] - 0.5
+                    cross = fa * fb <= 0
+                    cross &= fa != fb
+                    if cross.any():
+                        t = fa[cross] / (fa[cross] - fb[cross])
+                        best = max(best, float((x[ia[cross]] + t * (x[ib[cross]] - x[ia[cross]])).max()))
+            local = best
+        else:
+            local = float(x[xi >= 0.5].max(initial=-np.inf))
         return self.domain.comm.allreduce(local, op=MPI.MAX)
 
 
