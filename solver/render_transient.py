@@ -70,6 +70,7 @@ def render(folder: Path | str) -> list[Path]:
     metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
     t, tlabel = _time_axis(h["time_s"])
     panels = 3 if "tip_over_far" in h else 2
+    field = "order_parameter" if "deposit_height_m" in h else "concentration"
     fig, axes = plt.subplots(panels, 1, figsize=(8, 2.6 * panels), sharex=True, constrained_layout=True)
     ax = axes[0]
     ax.plot(t, h["cell_voltage_V"] * 1e3, color="C0")
@@ -84,11 +85,15 @@ def render(folder: Path | str) -> list[Path]:
         title += " - stopped: step failed"
     ax.set_title(title)
     ax = axes[1]
-    ax.plot(t, h["surface_concentration_min_mol_m3"], label="min")
-    ax.plot(t, h["surface_concentration_max_mol_m3"], label="max", ls="--")
-    ax.set_ylabel("c at electrode (mol/m$^3$)")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.legend()
+    if "surface_concentration_min_mol_m3" in h:
+        ax.plot(t, h["surface_concentration_min_mol_m3"], label="min")
+        ax.plot(t, h["surface_concentration_max_mol_m3"], label="max", ls="--")
+        ax.set_ylabel("c at electrode (mol/m$^3$)")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.legend()
+    else:  # phase field
+        ax.plot(t, h["deposit_height_m"] * 1e6)
+        ax.set_ylabel("deposit height (um)")
     if panels == 3:
         axes[2].plot(t, h["tip_over_far"], color="C3")
         axes[2].set_ylabel("tip_over_far")
@@ -149,12 +154,12 @@ def render(folder: Path | str) -> list[Path]:
     window = y <= lo + span  # the electrode's neighbourhood (at most 1.5 domain widths high)
     tri_w = tri[np.any(window[tri], axis=1)]  # cropped by the axis limits below
     triang = Triangulation(x * 1e6, y * 1e6, tri_w)
-    values = [data["concentration"] for _, data in frames]
+    values = [data[field] for _, data in frames]
     vmin = min(float(v[window].min()) for v in values)
     vmax = max(float(v[window].max()) for v in values)
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
     artist = ax.tripcolor(triang, values[0], shading="gouraud", vmin=vmin, vmax=vmax, cmap="viridis")
-    fig.colorbar(artist, ax=ax, label="c (mol/m$^3$)")
+    fig.colorbar(artist, ax=ax, label="xi (1 = Li)" if field == "order_parameter" else "c (mol/m$^3$)")
     ax.set_aspect("equal")
     ax.set_xlim(x.min() * 1e6, x.max() * 1e6)
     ax.set_ylim(lo * 1e6, (lo + span) * 1e6)
@@ -163,16 +168,17 @@ def render(folder: Path | str) -> list[Path]:
 
     def draw(j):
         artist.set_array(values[j])
-        ax.set_title(f"salt concentration, t = {frames[j][0]:.4g} s")
+        ax.set_title(f"{'order parameter' if field == 'order_parameter' else 'salt concentration'}, "
+                     f"t = {frames[j][0]:.4g} s")
         return (artist,)
 
     draw(len(frames) - 1)
-    path = out / "concentration_last.png"
+    path = out / f"{field}_last.png"
     fig.savefig(path, dpi=120)
     written.append(path)
     if len(frames) > 1:
         anim = FuncAnimation(fig, draw, frames=len(frames), blit=False)
-        path = out / "concentration.gif"
+        path = out / f"{field}.gif"
         anim.save(path, writer=PillowWriter(fps=4), dpi=80)
         written.append(path)
     plt.close(fig)

@@ -34,8 +34,8 @@ from meshes.base import MeshOptions
 from solver import materials as matlib
 from solver.errors import UserError
 from solver.units import (
-    ChargeDensity, Concentration, Conductivity, CurrentDensity, Diffusivity, Dimensionless, Length, MolarVolume,
-    Potential, Pressure, Temperature, Time,
+    Area, ChargeDensity, Concentration, Conductivity, CurrentDensity, Diffusivity, Dimensionless, Length,
+    MolarVolume, Potential, Pressure, Rate, Temperature, Time,
 )
 
 
@@ -147,7 +147,17 @@ class SolidElectrolyteMaterial(Strict):
         return self
 
 
-Material = Annotated[Union[ElectrolyteMaterial, PorousLayerMaterial, SolidElectrolyteMaterial],
+class LithiumMaterial(Strict):
+    """Li metal as a region (phase-field model: where xi = 1 at the start)."""
+
+    type: Literal["lithium"]
+    molar_volume: MolarVolume = Field(
+        1.3e-5, gt=0, description="V_m of Li metal, 1.3e-5 m^3/mol (M = 6.94 g/mol, rho = 0.534 g/cm^3) [lit]"
+    )
+    regions: list[str] = Field(..., min_length=1, description="geometry regions made of Li metal")
+
+
+Material = Annotated[Union[ElectrolyteMaterial, PorousLayerMaterial, SolidElectrolyteMaterial, LithiumMaterial],
                      Field(discriminator="type")]
 
 
@@ -271,12 +281,47 @@ class PiezoLayer(Strict):
     degree: Literal[1, 2] = 2
 
 
+class Anisotropy(Strict):
+    """kappa(theta) = kappa0 [1 + strength cos(mode (theta - angle))] (2D; theta: angle of grad xi)."""
+
+    strength: float = Field(0.0, ge=0, lt=1, description="delta (0: isotropic)")
+    mode: int = Field(4, ge=1, le=12, description="omega: 4 = four-fold")
+    angle: Dimensionless = Field(0.0, description="theta0, e.g. '0 deg' (preferred directions along x and y)")
+
+
+class Noise(Strict):
+    """Langevin noise on the interface: amplitude * U(-1, 1) * h'(xi), new numbers every step."""
+
+    amplitude: Rate = Field(0.0, ge=0, description="in 1/s (0.04 1/s in the MOOSE benchmark input)")
+    seed: int = Field(0, ge=0, description="same seed, same numbers, whatever the number of ranks")
+
+
+class PhaseFieldSettings(Strict):
+    """Phase-field electrodeposition (Chen et al., J. Power Sources 2015); defaults: the normalised
+    constants of Hong & Viswanathan's MOOSE input (ACS Energy Lett. 2018) in SI. D, sigma and c0
+    come from the electrolyte material, V_m from the lithium material. See docs/phase_field.md."""
+
+    interface_mobility: Rate = Field(6.25, gt=0, description="L_sigma (1/s)")
+    barrier: float = Field(2.4, gt=0, description="W of g = W xi^2 (1 - xi)^2")
+    gradient_coefficient: Area = Field(0.3e-12, gt=0, description="kappa0; width sqrt(2 kappa0 / W)")
+    kinetic_coefficient: Rate = Field(1e-3, gt=0, description="L_eta (1/s)")
+    alpha: float = Field(0.5, gt=0, lt=1, description="charge-transfer coefficient")
+    anisotropy: Anisotropy = Anisotropy()
+    noise: Noise = Noise()
+    ramp_time: Time = Field(0.2, ge=0, description="a potentiostatic start reaches its potential over this time")
+    metal_conductivity_fraction: float = Field(
+        1e-2, gt=0, le=1, description="numerical: conductivity of phi's equation inside the metal / sigma")
+    regularisation: float = Field(1e-4, gt=0, le=0.1, description="numerical: u's capacity and mobility in the metal")
+
+
 class Physics(Strict):
-    model: Literal["primary", "secondary", "tertiary"] = Field(
+    model: Literal["primary", "secondary", "tertiary", "phase_field"] = Field(
         "secondary",
         description="primary: eta = 0 on the electrode (ohmic limit); secondary: Butler-Volmer; tertiary: "
-        "Butler-Volmer with transient salt transport (needs study.type: transient)",
+        "Butler-Volmer with transient salt transport; phase_field: moving Li surface (the last two need "
+        "study.type: transient)",
     )
+    phase_field: PhaseFieldSettings = PhaseFieldSettings()
     temperature: Temperature = Field(298.15, gt=0)
     electrode: Electrode = Electrode()
     counter: Counter = Counter()
@@ -557,7 +602,7 @@ def parse_set(option: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-_TAGS = {"electrolyte", "porous_layer", "solid_electrolyte"}  # discriminator values of Material
+_TAGS = {"electrolyte", "porous_layer", "solid_electrolyte", "lithium"}  # discriminator values of Material
 
 
 def _unwrap(annotation):
@@ -736,10 +781,17 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
         if owner is not None and not isinstance(owner, PorousLayerMaterial):
             problems.append(f"{where}physics.piezo.region: '{pz.region}' must be a porous_layer material")
     transient = s.study.type == "transient"
-    if transient != (s.physics.model == "tertiary"):
+    time_dependent = s.physics.model in ("tertiary", "phase_field")
+    if transient != time_dependent:
         problems.append(f"{where}physics.model: '{s.physics.model}' goes with a "
-                        f"{'transient' if s.physics.model == 'tertiary' else 'stationary'} study "
+                        f"{'transient' if time_dependent else 'stationary'} study "
                         f"(study.type is '{s.study.type}')")
+    has_li = any(isinstance(m, LithiumMaterial) for m in s.materials.values())
+    if s.physics.model == "phase_field" and not has_li:
+        problems.append(f"{where}materials: the phase field needs a region of type 'lithium' (e.g. the "
+                        "deposition_cell geometry's 'lithium')")
+    if has_li and s.physics.model != "phase_field":
+        problems.append(f"{where}materials: Li metal regions ('lithium') are meshed for the phase field only")
     if s.physics.counter.type == "electrode" and s.physics.model != "tertiary":
         problems.append(f"{where}physics.counter.type: 'electrode' needs the tertiary model")
     if transient and s.physics.piezo is not None:

@@ -196,11 +196,108 @@ class Observer:
         self.last_time = row["time_s"]
 
 
+class TertiaryModel:
+    """The tertiary model as the transient runner sees it (see ``run_case``)."""
+
+    name = "tertiary"
+
+    def __init__(self, case: Case, domain: Domain):
+        self.case = case
+        self.problem = p = make_problem(case, domain)
+        self.observer = Observer(p, case)
+        self.checkpoint_fields = {"concentration": p.c, "electrolyte_potential": p.phi,
+                                  "electrode_potential": p.voltage}
+        d = domain
+        tdim, self.gdim = d.mesh.topology.dim, d.mesh.geometry.dim
+        self.plating = dolfinx.fem.Function(p.Vc, name="plating_current_density")
+        self._plating_dofs = {n: dolfinx.fem.locate_dofs_topological(p.Vc, tdim - 1, d.facets([n]))
+                              for n in p.electrode}
+        self._plating_expr = {
+            n: dolfinx.fem.Expression(-p.anodic_current(bv, p.c, p.phi, p.voltage), p.Vc.element.interpolation_points)
+            for n, bv in p.electrode.items()}
+        self._work = dolfinx.fem.Function(p.Vc)
+        Q = dolfinx.fem.functionspace(d.mesh, ("DG", 0, (self.gdim,)))
+        self.ivec = dolfinx.fem.Function(Q)
+        self._ivec_expr = dolfinx.fem.Expression(p.ionic_current(), Q.element.interpolation_points)
+        self.n_owned = d.mesh.topology.index_map(tdim).size_local
+
+    def frame_fields(self):
+        p = self.problem
+        self.plating.x.array[:] = 0.0
+        for name, dofs in self._plating_dofs.items():
+            self._work.interpolate(self._plating_expr[name])
+            self.plating.x.array[dofs] = self._work.x.array[dofs]
+        self.ivec.interpolate(self._ivec_expr)
+        vec3 = np.zeros((self.n_owned, 3))
+        vec3[:, : self.gdim] = self.ivec.x.array.reshape(-1, self.gdim)[: self.n_owned]
+        return p.Vc, {"concentration": p.c, "electrolyte_potential": p.phi,
+                      "plating_current_density": self.plating}, {"current_density": vec3}
+
+    def first_row(self) -> dict:
+        row = self.observer.row(self.problem)
+        for key in ("current_density_A_m2", "eta_working_mean_V", "eta_counter_mean_V",
+                    "apex_current_density_A_m2", "far_current_density_A_m2", "tip_over_far"):
+            if key in row:  # nothing is solved yet at t = 0: no current distribution
+                row[key] = None
+        return row
+
+    def apply(self, step, restarting: bool = False) -> None:
+        p = self.problem
+        if step.control == "potentiostatic":
+            p.set_potential(step.potential)
+        else:
+            if restarting:  # the control as it was (no change of Newton's first guess)
+                p.i_app.value = step.current_density
+            p.set_current(step.current_density)
+
+    def event(self, step) -> Event | None:
+        return _event(step, self.case, self.problem)
+
+    def state(self) -> dict:
+        return {"charge": self.observer.charge}
+
+    def set_state(self, state: dict, time_s: float) -> None:
+        self.observer.charge, self.observer.last_time = state["charge"], time_s
+
+    def summary(self, rows: list[dict], steps) -> dict:
+        p, s = self.problem, self.case.scenario
+        last = rows[-1]
+        out = {
+            "analytic_sand_time_constant_D_s": _sand_estimate(self.case, p, steps),
+            "min_surface_concentration_mol_m3": min(r["surface_concentration_min_mol_m3"] for r in rows),
+            "salt_drift_relative": abs(last["salt_mol"] - rows[0]["salt_mol"]) / abs(rows[0]["salt_mol"])
+            if p.counter_type == "electrode" else None,  # closed cell: conserved; a reservoir is not
+            "half_cell_inventory_model": "uniform (one number for the electrode)"
+            if s.physics.cell.type == "half" else None,
+        }
+        solved = [r["tip_over_far"] for r in rows if r.get("tip_over_far") is not None]
+        if solved:
+            out["tip_over_far_first_step"] = solved[0]
+            out["tip_over_far_final"] = solved[-1]
+            out["tip_over_far_max"] = max(solved)
+        return out
+
+    def progress_text(self, row: dict) -> str:
+        return (f"V = {row['cell_voltage_V'] * 1e3:.2f} mV, "
+                f"c_surf min = {row['surface_concentration_min_mol_m3']:.4g} mol/m^3"
+                + (f", tip/far = {row['tip_over_far']:.4f}" if row.get("tip_over_far") is not None else ""))
+
+
+def make_model(case: Case, domain: Domain):
+    """The transient model of a case: tertiary transport or the phase field."""
+    if case.scenario.physics.model == "phase_field":
+        from solver.deposition import PhaseFieldModel
+
+        return PhaseFieldModel(case, domain)
+    return TertiaryModel(case, domain)
+
+
 # ---------------------------------------------------------------------- progress
 class Progress:
     """A progress bar on rank 0 in a terminal; plain log lines otherwise."""
 
-    def __init__(self, comm, total: float | None, log, label: str, quiet: bool):
+    def __init__(self, comm, total: float | None, log, label: str, quiet: bool, describe=None):
+        self.describe = describe or (lambda row: "")
         self.on = comm.rank == 0 and not quiet
         self.tty = self.on and sys.stdout.isatty()
         self.total, self.log, self.label = total, log, label
@@ -210,9 +307,7 @@ class Progress:
         if not self.on:
             return
         now = time.perf_counter()
-        text = (f"t = {t:.4g} s, V = {row['cell_voltage_V'] * 1e3:.2f} mV, "
-                f"c_surf min = {row['surface_concentration_min_mol_m3']:.4g} mol/m^3"
-                + (f", tip/far = {row['tip_over_far']:.4f}" if row.get("tip_over_far") is not None else ""))
+        text = f"t = {t:.4g} s, " + self.describe(row)
         if self.tty:
             if now - self.last_print > 0.2 or force:
                 frac = min(1.0, t / self.total) if self.total else 0.0
@@ -229,31 +324,19 @@ class Progress:
 
 # ---------------------------------------------------------------------- outputs
 class Recorder:
-    """History rows, field frames and checkpoints of one case (files on rank 0)."""
+    """History rows, field frames and checkpoints of one case (files on rank 0); the fields come
+    from the model (``frame_fields()``, ``checkpoint_fields``)."""
 
-    def __init__(self, folder: Path, problem: Tertiary, case: Case, comm):
-        self.folder, self.p, self.case, self.comm = folder, problem, case, comm
+    def __init__(self, folder: Path, model, case: Case, comm):
+        self.folder, self.model, self.case, self.comm = folder, model, case, comm
         self.rows: list[dict] = []
         self.frames: list[float] = []
         self._written = 0  # rows already in history.csv
         self._keys: list[str] | None = None
         self.fields = case.scenario.outputs.fields
-        d = problem.domain
-        tdim, gdim = d.mesh.topology.dim, d.mesh.geometry.dim
-        self.gdim = gdim
-        self.plating = dolfinx.fem.Function(problem.Vc, name="plating_current_density")
-        self._plating_dofs = {n: dolfinx.fem.locate_dofs_topological(problem.Vc, tdim - 1, d.facets([n]))
-                              for n in problem.electrode}
-        self._plating_expr = {
-            n: dolfinx.fem.Expression(-problem.anodic_current(bv, problem.c, problem.phi, problem.voltage),
-                                      problem.Vc.element.interpolation_points)
-            for n, bv in problem.electrode.items()}
-        self._work = dolfinx.fem.Function(problem.Vc)
-        Q = dolfinx.fem.functionspace(d.mesh, ("DG", 0, (gdim,)))
-        self.ivec = dolfinx.fem.Function(Q)
-        self._ivec_expr = dolfinx.fem.Expression(problem.ionic_current(), Q.element.interpolation_points)
+        d = model.problem.domain
+        tdim = d.mesh.topology.dim
         n_owned = d.mesh.topology.index_map(tdim).size_local
-        self.n_owned = n_owned
         self.region = np.zeros(n_owned, dtype=np.int32)
         tags = d.cell_tags
         mask = tags.indices < n_owned
@@ -267,17 +350,8 @@ class Recorder:
         """Write the present fields as frame number len(frames) (collective)."""
         if not self.fields:
             return
-        p = self.p
-        self.plating.x.array[:] = 0.0
-        for name, dofs in self._plating_dofs.items():
-            self._work.interpolate(self._plating_expr[name])
-            self.plating.x.array[dofs] = self._work.x.array[dofs]
-        self.ivec.interpolate(self._ivec_expr)
-        vec3 = np.zeros((self.n_owned, 3))
-        vec3[:, : self.gdim] = self.ivec.x.array.reshape(-1, self.gdim)[: self.n_owned]
-        grid = gather_grid(p.Vc, {"concentration": p.c, "electrolyte_potential": p.phi,
-                                  "plating_current_density": self.plating},
-                           {"current_density": vec3, "region": self.region})
+        space, points, cells = self.model.frame_fields()
+        grid = gather_grid(space, points, {**cells, "region": self.region})
         k = len(self.frames)
         self.frames.append(t)
         if self.comm.rank == 0:
@@ -286,7 +360,7 @@ class Recorder:
                 mesh = grid.copy()
                 mesh.clear_data()
                 mesh.field_data["region_names"] = np.array(
-                    [f"{v}={k_}" for k_, v in p.domain.regions.items()])
+                    [f"{v}={k_}" for k_, v in self.model.problem.domain.regions.items()])
                 mesh.save(str(frames / "mesh.vtkhdf"))
             arrays = {f"point/{n}": np.asarray(grid.point_data[n]) for n in grid.point_data}
             arrays |= {f"cell/{n}": np.asarray(grid.cell_data[n]) for n in grid.cell_data}
@@ -333,20 +407,18 @@ class Recorder:
         path = self.folder / "checkpoints" / f"checkpoint_{k:05d}.npz"
         meta = {"state": state, "rows": len(self.rows), "last_row": self.rows[-1], "frames": self.frames,
                 "case_key": self.case.key()}
-        checkpoint.save(path, {"concentration": self.p.c, "electrolyte_potential": self.p.phi,
-                               "electrode_potential": self.p.voltage}, meta)
+        checkpoint.save(path, self.model.checkpoint_fields, meta)
         keep = self.case.scenario.study.checkpoint_keep
         if self.comm.rank == 0 and keep:  # keep the newest few
             for old in sorted((self.folder / "checkpoints").glob("checkpoint_*.npz"))[:-keep]:
                 old.unlink()
 
     def restore(self, path: Path) -> dict:
-        meta = checkpoint.load(path, {"concentration": self.p.c, "electrolyte_potential": self.p.phi,
-                                      "electrode_potential": self.p.voltage})
+        meta = checkpoint.load(path, self.model.checkpoint_fields)
         if meta.get("case_key") != self.case.key():
             raise UserError(f"{path}: the scenario differs from the one the checkpoint was written with; "
                             "restart with the run's own scenario.input.yaml (the default)")
-        self.p.c_old.x.array[:] = self.p.c.x.array
+        self.model.problem.restore(self.model.problem.snapshot())  # old = present state
         earlier = self._read_history(meta["rows"] - 1)
         if len(earlier) != meta["rows"] - 1:
             raise UserError(f"{self.folder / 'history.csv'}: shorter than the checkpoint's history "
@@ -467,10 +539,10 @@ def run_case(case: Case, folder: Path, comm, log, domain: Domain | None = None, 
     t0 = time.perf_counter()
     domain = domain or build_domain(case, comm)
     t_mesh = time.perf_counter() - t0
-    problem = make_problem(case, domain)
-    observer = Observer(problem, case)
-    stepper = Integrator(problem, time_control(case), observe=observer.row)
-    recorder = Recorder(folder, problem, case, comm)
+    model = make_model(case, domain)
+    problem = model.problem
+    stepper = Integrator(problem, time_control(case), observe=model.observer.row)
+    recorder = Recorder(folder, model, case, comm)
     position = {"step": 0, "step_start": 0.0, "outputs": 0}
     if restart:
         latest = checkpoint.latest(folder / "checkpoints") if comm.rank == 0 else None
@@ -480,22 +552,22 @@ def run_case(case: Case, folder: Path, comm, log, domain: Domain | None = None, 
         state = recorder.restore(latest)
         problem.time = state["time"]
         stepper.set_state(state["stepper"])
-        observer.charge, observer.last_time = state["charge"], state["time"]
+        model.set_state(state["model"], state["time"])
         position = state["position"]
-        if position["step"] < len(steps):  # the control as it was (no change of Newton's first guess)
-            problem.i_app.value = steps[position["step"]].current_density
+        if position["step"] < len(steps):
+            model.apply(steps[position["step"]], restarting=True)
         log(f"{label}restart from {latest.name} at t = {problem.time:.6g} s (step {position['step'] + 1} of "
             f"{len(steps)})")
-    log(f"{label}mesh: {domain.num_cells_global()} cells, {problem.num_dofs} unknowns; tertiary transient, "
+    log(f"{label}mesh: {domain.num_cells_global()} cells, {problem.num_dofs} unknowns; {model.name} transient, "
         f"{len(steps)} protocol step(s)")
     total = sum(st.duration or 0.0 for st in steps) or None
-    progress = Progress(comm, total, log, label, quiet)
+    progress = Progress(comm, total, log, label, quiet, model.progress_text)
     status, error, sand_time, sand_step = "completed", None, None, None
-    metrics: dict = {"case": case.name, "model": "tertiary", "protocol": [st.text for st in steps]}
+    metrics: dict = {"case": case.name, "model": model.name, "protocol": [st.text for st in steps]}
     t_solve = time.perf_counter()
 
     def state_now() -> dict:
-        return {"time": problem.time, "stepper": stepper.state(), "charge": observer.charge, "position": position}
+        return {"time": problem.time, "stepper": stepper.state(), "model": model.state(), "position": position}
 
     def output(t: float) -> None:
         recorder.frame(t)
@@ -509,29 +581,21 @@ def run_case(case: Case, folder: Path, comm, log, domain: Domain | None = None, 
 
     try:
         if not restart:
-            first = observer.row(problem)
-            for key in ("current_density_A_m2", "eta_working_mean_V", "eta_counter_mean_V",
-                        "apex_current_density_A_m2", "far_current_density_A_m2", "tip_over_far"):
-                if key in first:  # nothing is solved yet at t = 0: no current distribution
-                    first[key] = None
-            recorder.rows.append(first)
+            recorder.rows.append(model.first_row())
             output(0.0)
         while position["step"] < len(steps):
             k = position["step"]
             step = steps[k]
             start = position["step_start"]
-            if step.control == "potentiostatic":
-                problem.set_potential(step.potential)
-            else:
-                problem.set_current(step.current_density)
+            model.apply(step)  # idempotent: a restart re-applies its step's control
             end = start + (step.duration if step.duration else MAX_UNTIL)
-            event = _event(step, case, problem)
+            event = model.event(step)
 
             def on_step(row, dt, result, k=k):
                 row["step"] = k + 1
                 row["dt_s"] = dt
                 row["newton_iterations"] = result.newton_iterations
-                observer.accept(row)
+                model.observer.accept(row)
                 recorder.rows.append(row)
                 progress.update(row["time_s"], row)
 
@@ -564,7 +628,6 @@ def run_case(case: Case, folder: Path, comm, log, domain: Domain | None = None, 
     except Exception as err:  # noqa: BLE001 - the history and frames stay valid without the series file
         log(f"{label}could not assemble fields.vtkhdf: {err}")
     rows = recorder.rows
-    last = rows[-1]
     metrics.update({
         "status": status,
         "time_s": problem.time,
@@ -572,21 +635,11 @@ def run_case(case: Case, folder: Path, comm, log, domain: Domain | None = None, 
         "rejected_steps": stepper.rejected,
         "sand_time_s": sand_time,
         "sand_protocol_step": sand_step,
-        "analytic_sand_time_constant_D_s": _sand_estimate(case, problem, steps),
-        "final": {k: v for k, v in last.items() if k != "surface_concentration_min"},
-        "min_surface_concentration_mol_m3": min(r["surface_concentration_min_mol_m3"] for r in rows),
-        "salt_drift_relative": abs(last["salt_mol"] - rows[0]["salt_mol"]) / abs(rows[0]["salt_mol"])
-        if problem.counter_type == "electrode" else None,  # closed cell: conserved; a reservoir is not
-        "half_cell_inventory_model": "uniform (one number for the electrode)"
-        if s.physics.cell.type == "half" else None,
+        "final": {k: v for k, v in rows[-1].items() if k != "surface_concentration_min"},
+        **model.summary(rows, steps),
         "cells": domain.num_cells_global(),
         "timings_s": {"mesh": t_mesh, "solve": t_solve},
     })
-    solved = [r["tip_over_far"] for r in rows if r.get("tip_over_far") is not None]
-    if solved:
-        metrics["tip_over_far_first_step"] = solved[0]
-        metrics["tip_over_far_final"] = solved[-1]
-        metrics["tip_over_far_max"] = max(solved)
     if error is not None:
         metrics["error"] = f"at t = {problem.time:.6g} s: {error}"
     if comm.rank == 0:

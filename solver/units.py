@@ -34,6 +34,8 @@ __all__ = [
     "Pressure",
     "MolarVolume",
     "ChargeDensity",
+    "Rate",
+    "Area",
     "Dimensionless",
     "SI_UNIT",
 ]
@@ -51,6 +53,8 @@ SI_UNIT: dict[str, tuple[str, str]] = {
     "pressure": ("[mass] / [length] / [time] ** 2", "Pa"),
     "molar_volume": ("[length] ** 3 / [substance]", "m^3/mol"),
     "charge_density": ("[current] * [time] / [length] ** 2", "C/m^2"),
+    "rate": ("1 / [time]", "1/s"),
+    "area": ("[length] ** 2", "m^2"),
     "dimensionless": ("", "1"),
 }
 
@@ -153,4 +157,6 @@ Concentration = Quantity("concentration")
 Pressure = Quantity("pressure")
 MolarVolume = Quantity("molar_volume")
 ChargeDensity = Quantity("charge_density")
+Rate = Quantity("rate")
+Area = Quantity("area")
 Dimensionless = Quantity("dimensionless")

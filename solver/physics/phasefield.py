@@ -97,7 +97,7 @@ class PhaseField:
 
     def __init__(self, domain: Domain, params: PhaseFieldParameters, xi0, electrode: list[str], counter: list[str],
                  electrode_potential: float = -0.45, current_density: float | None = None, bulk: float = 1.0,
-                 ramp_time: float = 0.0, degree: int = 1,
+                 ramp_time: float = 0.0, transport=1.0, kinetics=1.0, solid_dofs=None, degree: int = 1,
                  rtol: float = 1e-9, max_iterations: int = 25, petsc_options: dict | None = None,
                  prefix: str = "phasefield_"):
         self.domain, self.p = domain, params
@@ -116,7 +116,10 @@ class PhaseField:
         self.xi_old = dolfinx.fem.Function(self.Vx)
         self.u_old = dolfinx.fem.Function(self.Vu)
         self.noise = dolfinx.fem.Function(self.Vx)
-        self.xi.interpolate(xi0)
+        if callable(xi0):
+            self.xi.interpolate(xi0)
+        else:
+            self.xi.x.array[:] = xi0
         self.xi.x.array[:] = np.clip(self.xi.x.array, 0.0, 1.0)
         self.bulk = bulk  # u at the counter and at the start
         self.u.x.array[:] = bulk
@@ -125,7 +128,12 @@ class PhaseField:
         self.target_potential = electrode_potential
         self.ramp_time = ramp_time  # the applied potential rises linearly from 0 over this time
         self.voltage.x.array[:] = 0.0 if ramp_time > 0 else electrode_potential
-        self.galvanostatic = current_density is not None
+        # per-cell factors (DG0 Functions or numbers): transport scales D and sigma of the liquid
+        # phase (porous layers: eps^b; solids: their own), kinetics scales L_k (0: no deposition);
+        # xi is held at 0 on ``solid_dofs`` (nodes inside solids that Li cannot enter)
+        self.transport, self.kinetics = transport, kinetics
+        self.solid_dofs = np.asarray(solid_dofs if solid_dofs is not None else [], dtype=np.int32)
+        self.control = dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0 if current_density is not None else 0.0))
         self.i_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(current_density or 0.0))
         self.v_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(electrode_potential))
         self.dt = dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0))
@@ -184,24 +192,24 @@ class PhaseField:
         # Allen-Cahn: the gradient term as the variation of the (possibly anisotropic) energy
         gradient = ufl.derivative(self.kappa_energy(xi) * w * d.dx, xi, v)
         F_xi = (rate * v + p.interface_mobility * p.barrier * self.g_prime(xi) * v
-                + p.kinetic_coefficient * dh * self.reaction_bracket(u, eta) * v
+                + p.kinetic_coefficient * self.kinetics * dh * self.reaction_bracket(u, eta) * v
                 - self.noise * dh * v) * w * d.dx + p.interface_mobility * gradient
         # all Li conserved: (1 - h) c0 u + h c_s
         capacity = 1 - h + e
-        mobility = p.diffusivity * (1 - h + e)
+        mobility = p.diffusivity * self.transport * (1 - h + e)
         F_u = (capacity * (u - self.u_old) / self.dt * q
                + mobility * ufl.inner(ufl.grad(u) + u * self.f * ufl.grad(phi), ufl.grad(q))
                + (self.c_s / p.concentration - u) * dh * rate * q) * w * d.dx
         # charge: the current from the counter sinks where Li deposits
-        sigma = p.conductivity * (1 - h + p.metal_conductivity_fraction)
+        sigma = p.conductivity * self.transport * (1 - h + p.metal_conductivity_fraction)
         F_phi = (sigma * ufl.inner(ufl.grad(phi), ufl.grad(r)) + FARADAY * self.c_s * rate * r) * w * d.dx
-        # control: V given, or the total deposition current F c_s int dxi/dt = i_app * area
-        if self.galvanostatic:
-            area = d.area(self.counter)
-            F_v = (FARADAY * self.c_s * rate * mu) * w * d.dx - self.i_app * d.projected_area / area * mu * w * d.ds_on(
-                self.counter)
-        else:
-            F_v = (V - self.v_app) * mu * w * d.ds_on(self.counter)
+        # control: V given, or the total deposition current F c_s int dxi/dt = i_app * area;
+        # switched by the constant ``control`` (1: galvanostatic) without rebuilding
+        g = self.control
+        area = d.area(self.counter)
+        F_v = g * ((FARADAY * self.c_s * rate * mu) * w * d.dx
+                   - self.i_app * d.projected_area / area * mu * w * d.ds_on(self.counter)) \
+            + (1 - g) * (FARADAY * self.c_s / area) * (V - self.v_app) * mu * w * d.ds_on(self.counter)
         # scale every block to O(1) per unit volume and step: xi and u equations (1/s) times dt;
         # phi's by dt * l^2 / sigma (l the interface width); the control row by dt / (F c_s)
         length2 = p.width**2
@@ -213,6 +221,8 @@ class PhaseField:
         electrode = self.domain.facets(self.electrode)
         bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(1.0),
                                            dolfinx.fem.locate_dofs_topological(self.Vx, fdim, electrode), self.Vx))
+        if self.solid_dofs.size:
+            bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), self.solid_dofs, self.Vx))
         counter = self.domain.facets(self.counter)
         for W, value in ((self.Vx, 0.0), (self.Vu, self.bulk), (self.Vp, 0.0)):
             bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(value),
@@ -237,6 +247,16 @@ class PhaseField:
         } | self.user_options
         self._problem = NonlinearProblem(ufl.extract_blocks(F), fields, bcs=self._bcs(), J=J, kind="mpi",
                                          petsc_options_prefix=self.prefix, petsc_options=options)
+
+    def set_potential(self, potential: float) -> None:
+        """Potentiostatic from now on (reached over ``ramp_time`` from the start of the run)."""
+        self.control.value = 0.0
+        self.target_potential = potential
+
+    def set_current(self, current_density: float) -> None:
+        """Galvanostatic from now on: mean deposition current density over the projected area."""
+        self.control.value = 1.0
+        self.i_app.value = current_density
 
     @property
     def num_dofs(self) -> int:
@@ -267,7 +287,7 @@ class PhaseField:
         self.xi_old.x.array[:] = self.xi.x.array
         self.u_old.x.array[:] = self.u.x.array
         self.dt.value = dt
-        if not self.galvanostatic:
+        if self.control.value == 0.0:
             ramp = min(1.0, (self.time + dt) / self.ramp_time) if self.ramp_time > 0 else 1.0
             self.v_app.value = ramp * self.target_potential
             self.voltage.x.array[:] = self.v_app.value
@@ -305,6 +325,11 @@ class PhaseField:
         return self.domain.comm.allreduce(local, op=MPI.MAX)
 
     # ------------------------------------------------------------------ observables
+    @property
+    def electrode_potential(self) -> float:
+        value = self.voltage.x.array[0] if self.voltage.x.array.size else -np.inf
+        return float(self.domain.comm.allreduce(value, op=MPI.MAX))
+
     def _integral(self, expr) -> float:
         return self.domain.integrate(expr * self.domain.weight * self.domain.dx)
 
@@ -322,7 +347,7 @@ class PhaseField:
         (A; positive = plating), from the gradient on the counter's cells."""
         d = self.domain
         n = ufl.FacetNormal(d.mesh)
-        sigma = self.p.conductivity * (1 - self.h(self.xi) + self.p.metal_conductivity_fraction)
+        sigma = self.p.conductivity * self.transport * (1 - self.h(self.xi) + self.p.metal_conductivity_fraction)
         return d.integrate(sigma * ufl.dot(ufl.grad(self.phi), n) * d.weight * d.ds_on(self.counter))
 
     def interface_measure(self) -> float:
@@ -353,6 +378,29 @@ class PhaseField:
         else:
             local = float(x[xi >= 0.5].max(initial=-np.inf))
         return self.domain.comm.allreduce(local, op=MPI.MAX)
+
+
+def region_indicator(domain: Domain, V, regions: list[str]) -> np.ndarray:
+    """Nodal values on the P1 space V of the cells' indicator of ``regions`` (lumped L2
+    projection): 1 inside, 0 outside, the share of adjacent measure on the regions' boundary."""
+    Q = dolfinx.fem.functionspace(domain.mesh, ("DG", 0))
+    ind = dolfinx.fem.Function(Q)
+    for name in regions:
+        ind.x.array[domain.region_cells(name)] = 1.0
+    ind.x.scatter_forward()
+    v = ufl.TestFunction(V)
+    from dolfinx.fem.petsc import assemble_vector
+
+    def lumped(expr):
+        vec = assemble_vector(dolfinx.fem.form(expr * v * domain.dx))
+        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        vec.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        with vec.localForm() as local:
+            out = local.array.copy()
+        vec.destroy()
+        return out
+
+    return lumped(ind) / lumped(ufl.as_ufl(1.0))
 
 
 def raise_if_failed(result: StepResult, t: float) -> None:

@@ -1,0 +1,187 @@
+"""The phase-field model (``solver.physics.phasefield``) as a transient study: scenario ->
+``PhaseField`` on a geometry whose Li is a region, driven by the protocol steps, observed and
+written by the transient runner (``solver.transient``).
+
+Regions by material: ``lithium`` (xi = 1 at the start), ``electrolyte``, ``porous_layer`` (the
+liquid's D and sigma times porosity^bruggeman; Li may grow into it), ``solid_electrolyte`` (an
+inert solid that conducts ions: D and sigma scaled by its conductivity over the liquid's, no
+deposition, xi held at 0 inside). The electrode boundaries hold xi = 1 (the current collector
+under the Li); the counter holds xi = 0, c = c0 and phi = 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from solver._dolfinx import MPI, dolfinx
+from solver.domain import Domain
+from solver.physics.phasefield import PhaseField, PhaseFieldParameters, region_indicator
+from solver.physics.potential import FARADAY
+from solver.scenario import (
+    Case, ElectrolyteMaterial, LithiumMaterial, PorousLayerMaterial, SolidElectrolyteMaterial,
+)
+
+
+def parameters(case: Case) -> PhaseFieldParameters:
+    s = case.scenario
+    pf = s.physics.phase_field
+    liquid = next(m for m in s.materials.values() if isinstance(m, ElectrolyteMaterial))
+    metal = next(m for m in s.materials.values() if isinstance(m, LithiumMaterial))
+    return PhaseFieldParameters(
+        interface_mobility=pf.interface_mobility, barrier=pf.barrier, gradient_coefficient=pf.gradient_coefficient,
+        kinetic_coefficient=pf.kinetic_coefficient, alpha=pf.alpha,
+        diffusivity=float(liquid.value("diffusivity")), conductivity=liquid.nominal_conductivity(),
+        concentration=float(liquid.value("concentration") or 1000.0), molar_volume=metal.molar_volume,
+        temperature=s.physics.temperature, anisotropy_strength=pf.anisotropy.strength,
+        anisotropy_mode=pf.anisotropy.mode, anisotropy_angle=pf.anisotropy.angle, noise=pf.noise.amplitude,
+        seed=pf.noise.seed, regularisation=pf.regularisation,
+        metal_conductivity_fraction=pf.metal_conductivity_fraction,
+    )
+
+
+class Observer:
+    """History row of the phase field: height, velocity, charge, Faraday ratio, interface."""
+
+    def __init__(self, model):
+        self.m = model
+        self.charge = 0.0  # C (2D: per metre of depth), passed through the counter
+        self.last_time = 0.0
+        self.last_height = None
+
+    def row(self, pf: PhaseField) -> dict:
+        m = self.m
+        current = pf.counter_current()
+        charge = self.charge + current * (pf.time - self.last_time)
+        height = pf.deposit_height() - m.surface
+        deposited = pf.lithium_amount() - m.lithium0
+        interface = pf.interface_measure()
+        velocity = ((height - self.last_height) / (pf.time - self.last_time)
+                    if self.last_height is not None and pf.time > self.last_time else None)
+        return {
+            "time_s": pf.time,
+            "step": 0,
+            "current_density_A_m2": current / pf.domain.projected_area,
+            "cell_voltage_V": pf.electrode_potential,
+            "deposit_height_m": height,
+            "tip_velocity_m_s": velocity,
+            "deposited_li_mol": deposited,
+            "charge_passed_C": charge,
+            "faraday_ratio": deposited * FARADAY / charge if charge else None,
+            "interface_measure": interface,
+            "roughness": interface / m.flat_interface,
+        }
+
+    def accept(self, row: dict) -> None:
+        self.charge = row["charge_passed_C"]
+        self.last_time = row["time_s"]
+        self.last_height = row["deposit_height_m"]
+
+
+class PhaseFieldModel:
+    """The phase field as the transient runner sees it (see ``solver.transient.run_case``)."""
+
+    name = "phase_field"
+
+    def __init__(self, case: Case, domain: Domain):
+        s = case.scenario
+        self.case = case
+        p = parameters(case)
+        V1 = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", s.solver.degree))
+        li_regions = [r for m in s.materials.values() if isinstance(m, LithiumMaterial) for r in m.regions]
+        xi0 = region_indicator(domain, V1, li_regions)
+        Q = dolfinx.fem.functionspace(domain.mesh, ("DG", 0))
+        transport, kinetics = dolfinx.fem.Function(Q), dolfinx.fem.Function(Q)
+        transport.x.array[:] = 1.0
+        kinetics.x.array[:] = 1.0
+        solids = []
+        for mat in s.materials.values():
+            for r in mat.regions:
+                cells = domain.region_cells(r)
+                if isinstance(mat, PorousLayerMaterial):
+                    transport.x.array[cells] = mat.porosity**mat.bruggeman
+                elif isinstance(mat, SolidElectrolyteMaterial):
+                    transport.x.array[cells] = mat.conductivity / p.conductivity
+                    kinetics.x.array[cells] = 0.0
+                    solids.append(r)
+        transport.x.scatter_forward()
+        kinetics.x.scatter_forward()
+        solid_dofs = None
+        if solids:
+            inside = region_indicator(domain, V1, solids)
+            solid_dofs = np.flatnonzero(inside > 1 - 1e-12)
+        self.problem = pf = PhaseField(
+            domain, p, xi0, s.physics.electrode.boundaries, s.physics.counter.boundaries,
+            electrode_potential=0.0, ramp_time=s.physics.phase_field.ramp_time, transport=transport,
+            kinetics=kinetics, solid_dofs=solid_dofs, degree=s.solver.degree, rtol=s.solver.rtol,
+            max_iterations=s.solver.max_iterations, petsc_options=s.solver.petsc_options)
+        self.checkpoint_fields = {"order_parameter": pf.xi, "normalised_concentration": pf.u,
+                                  "electrolyte_potential": pf.phi, "electrode_potential": pf.voltage}
+        self.surface = float(domain.landmarks.get("surface", 0.0))
+        self.lithium0 = pf.lithium_amount()
+        gdim = domain.mesh.geometry.dim
+        if domain.axisymmetric:
+            self.flat_interface = domain.projected_area  # pi R^2 (weighted measure)
+        elif gdim == 2:
+            self.flat_interface = domain.projected_area  # the width (per metre of depth)
+        else:
+            self.flat_interface = domain.projected_area
+        self.observer = Observer(self)
+        self.concentration = dolfinx.fem.Function(pf.Vu, name="concentration")
+
+    @property
+    def electrode_potential(self):  # pragma: no cover - convenience
+        return self.problem.electrode_potential
+
+    def frame_fields(self):
+        pf = self.problem
+        self.concentration.x.array[:] = pf.p.concentration * pf.u.x.array
+        return pf.Vx, {"order_parameter": pf.xi, "concentration": self.concentration,
+                       "electrolyte_potential": pf.phi}, {}
+
+    def first_row(self) -> dict:
+        row = self.observer.row(self.problem)
+        row["current_density_A_m2"] = None
+        row["faraday_ratio"] = None
+        return row
+
+    def apply(self, step, restarting: bool = False) -> None:
+        if step.control == "potentiostatic":
+            self.problem.set_potential(step.potential)
+        else:
+            self.problem.set_current(step.current_density)
+
+    def event(self, step):
+        from solver.transient import _event
+
+        return _event(step, self.case, self.problem) if step.until is not None else None
+
+    def state(self) -> dict:
+        return {"charge": self.observer.charge, "last_height": self.observer.last_height,
+                "step_number": self.problem.step_number, "lithium0": self.lithium0}
+
+    def set_state(self, state: dict, time_s: float) -> None:
+        self.observer.charge, self.observer.last_time = state["charge"], time_s
+        self.observer.last_height = state["last_height"]
+        self.problem.step_number = state["step_number"]
+        self.lithium0 = state["lithium0"]
+
+    def summary(self, rows: list[dict], steps) -> dict:
+        last = rows[-1]
+        heights = [r["deposit_height_m"] for r in rows]
+        return {
+            "deposit_height_initial_m": heights[0],
+            "deposit_height_final_m": heights[-1],
+            "deposited_li_mol": last["deposited_li_mol"],
+            "charge_passed_C": last["charge_passed_C"],
+            "faraday_ratio": last["faraday_ratio"],
+            "roughness_final": last["roughness"],
+            "interface_measure_final": last["interface_measure"],
+            "interface_width_m": self.problem.p.width,
+        }
+
+    def progress_text(self, row: dict) -> str:
+        i = row.get("current_density_A_m2")
+        return (f"V = {row['cell_voltage_V'] * 1e3:.1f} mV, height = {row['deposit_height_m'] * 1e6:.3f} um"
+                + (f", i = {i / 10:.4g} mA/cm^2" if i is not None else ""))
