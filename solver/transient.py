@@ -397,7 +397,8 @@ class Recorder:
                     if len(rows) == count:
                         break
                     row = {k: (float(v) if v not in ("", None) else None) for k, v in raw.items()}
-                    row["surface_concentration_min"] = row["surface_concentration_min_mol_m3"]
+                    if "surface_concentration_min_mol_m3" in row:  # the stepper's key (tertiary)
+                        row["surface_concentration_min"] = row["surface_concentration_min_mol_m3"]
                     rows.append(row)
         return self.comm.bcast(rows, root=0)
 

@@ -1,0 +1,133 @@
+"""Phase-field studies run from scenario files (solver/deposition.py, meshes/deposit.py):
+Faraday consistency over a 2D run, seeded noise equal on 1 and 2 ranks, restart, inert solids,
+and the deposition_cell geometry across its parameters."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.test_cli import cli
+from tests.test_transient import history, run_ok
+
+CELL = {
+    "name": "pf",
+    "geometry": {"builder": "deposition_cell", "dimension": "2d", "width": "16 um", "height": "16 um",
+                 "lithium_thickness": "2 um", "growth_zone": "8 um",
+                 "nuclei": {"shape": "semi_ellipsoid", "height": "2 um", "base_radius": "1.5 um", "count": 1}},
+    "mesh": {"size_electrode": "0.4 um", "size_far": "2 um", "grading_distance": "3 um"},
+    "materials": {
+        "electrolyte": {"type": "electrolyte", "preset": "litfsi_dol_dme", "diffusivity": "3.197e-10 m^2/s",
+                        "conductivity": "1.19 S/m", "regions": ["electrolyte"]},
+        "li": {"type": "lithium", "regions": ["lithium"]}},
+    "physics": {"model": "phase_field", "temperature": "300 K", "electrode": {"boundaries": ["collector"]},
+                "counter": {"boundaries": ["counter"]},
+                "phase_field": {"noise": {"amplitude": "2 1/s", "seed": 5}}},
+    "study": {"type": "transient", "protocol": ["Hold at -0.45 V for 0.6 s"], "output_interval": "0.2 s",
+              "checkpoint_keep": 0,
+              "time_stepping": {"initial_step": "1 ms", "target_change": 0.05, "max_step": "50 ms"}},
+    "solver": {"degree": 1},
+    "outputs": {"pictures": False},
+}
+
+
+def write(tmp_path, data, name="pf.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pf")
+    out = tmp / "out"
+    run_ok(write(tmp, CELL), "-o", out, "-q")
+    return out
+
+
+def test_deposited_li_equals_charge_passed(serial):
+    from solver.transient import read_series
+
+    m = json.loads((serial / "metrics.json").read_text())
+    print(f"2D phase field 0.6 s: Faraday ratio {m['faraday_ratio']:.6f}, height "
+          f"{m['deposit_height_initial_m'] * 1e6:.3f} -> {m['deposit_height_final_m'] * 1e6:.3f} um")
+    assert m["status"] == "completed"
+    assert m["faraday_ratio"] == pytest.approx(1.0, abs=0.01)
+    assert m["deposited_li_mol"] > 0
+    h = history(serial)
+    assert {"deposit_height_m", "tip_velocity_m_s", "charge_passed_C", "roughness"} <= set(h)
+    times, grids = read_series(serial / "fields.vtkhdf")
+    assert times[-1] == pytest.approx(0.6) and "order_parameter" in grids[-1].point_data.keys()
+
+
+def test_seeded_noise_same_on_two_ranks(serial, tmp_path):
+    out = tmp_path / "out2"
+    run_ok(write(tmp_path, CELL), "-o", out, "-q", ranks=2)
+    a = json.loads((serial / "metrics.json").read_text())
+    b = json.loads((out / "metrics.json").read_text())
+    for key in ("deposit_height_final_m", "deposited_li_mol", "charge_passed_C", "interface_measure_final"):
+        print(f"{key}: serial {a[key]:.12e}, 2 ranks {b[key]:.12e}")
+        assert b[key] == pytest.approx(a[key], rel=1e-6)
+
+
+def test_restart_continues_the_phase_field(serial, tmp_path):
+    cut = tmp_path / "cut"
+    shutil.copytree(serial, cut)
+    for f in (cut / "checkpoints").glob("checkpoint_*.npz"):
+        if int(f.stem.split("_")[1]) > 2:  # keep t = 0 and t = 0.2 s
+            f.unlink()
+    run_ok("--restart", cut, "-q")
+    a, b = history(serial), history(cut)
+    assert a["time_s"].size == b["time_s"].size
+    np.testing.assert_allclose(b["deposit_height_m"], a["deposit_height_m"], rtol=1e-8)
+    np.testing.assert_allclose(b["charge_passed_C"][1:], a["charge_passed_C"][1:], rtol=1e-8)
+
+
+def test_inert_solid_stays_free_of_li(tmp_path):
+    """A dense ion-conducting solid layer on the Li (solid_electrolyte): no Li grows into it."""
+    from solver.transient import read_series
+
+    data = json.loads(json.dumps(CELL))
+    data["geometry"]["coating"] = {"thickness": "3 um"}
+    data["materials"]["se"] = {"type": "solid_electrolyte", "preset": "li6ps5cl", "regions": ["coating"]}
+    data["physics"]["phase_field"]["noise"] = {"amplitude": 0.0}
+    data["study"]["protocol"] = ["Hold at -0.45 V for 0.3 s"]
+    out = tmp_path / "out"
+    run_ok(write(tmp_path, data), "-o", out, "-q")
+    times, grids = read_series(out / "fields.vtkhdf")
+    g = grids[-1]
+    coating = g.extract_cells(np.flatnonzero(np.asarray(g.cell_data["region"]) == 3))
+    xi = np.asarray(coating.point_data["order_parameter"])
+    y = np.asarray(coating.points[:, 1])
+    inner = y > 0.5e-6  # away from the Li / layer boundary and the nucleus (height 2 um pokes into it)
+    print(f"max xi inside the solid layer above 0.5 um: {xi[inner & (np.abs(coating.points[:, 0]) > 3e-6)].max():.2e}")
+    assert xi[inner & (np.abs(coating.points[:, 0]) > 3e-6)].max() < 1e-12
+
+
+@pytest.mark.parametrize("dimension", ["2d", "axisymmetric", "3d"])
+def test_deposition_cell_meshes_and_refuses_bad_input(dimension, tmp_path):
+    from solver.errors import UserError
+    from solver.scenario import cases_from_dict
+
+    data = json.loads(json.dumps(CELL))
+    data["geometry"]["dimension"] = dimension
+    if dimension == "3d":
+        data["mesh"] = {"size_electrode": "1.5 um", "size_far": "4 um", "grading_distance": "3 um"}
+    case = cases_from_dict(data)[0]
+    from solver._dolfinx import MPI
+    from solver.study import build_domain
+
+    d = build_domain(case, MPI.COMM_WORLD)
+    assert set(d.regions) == {"lithium", "electrolyte"}
+    assert {"collector", "counter", "side"} <= set(d.boundaries)
+    bad = json.loads(json.dumps(data))
+    bad["geometry"]["nuclei"]["base_radius"] = "20 um"
+    with pytest.raises(UserError, match="reaches the side wall"):
+        cases_from_dict(bad)
+    bad = json.loads(json.dumps(data))
+    bad["materials"].pop("li")
+    bad["materials"]["electrolyte"]["regions"] = ["electrolyte", "lithium"]
+    with pytest.raises(UserError, match="phase field needs a region of type 'lithium'"):
+        cases_from_dict(bad)
