@@ -42,7 +42,10 @@ def parameters(case: Case) -> PhaseFieldParameters:
 
 
 class Observer:
-    """History row of the phase field: height, velocity, charge, Faraday ratio, interface."""
+    """History row of the phase field: deposit height (the highest point of xi = 1/2 above the
+    flat Li surface), the mean rise a flat front would have (deposited Li x V_m / projected area),
+    their difference (protrusion), tip velocity, charge passed, Faraday ratio (deposited Li x F /
+    charge), interface measure and roughness (interface measure / flat one)."""
 
     def __init__(self, model):
         self.m = model
@@ -59,12 +62,15 @@ class Observer:
         interface = pf.interface_measure()
         velocity = ((height - self.last_height) / (pf.time - self.last_time)
                     if self.last_height is not None and pf.time > self.last_time else None)
+        rise = deposited * pf.p.molar_volume / pf.domain.projected_area  # of a flat front
         return {
             "time_s": pf.time,
             "step": 0,
             "current_density_A_m2": current / pf.domain.projected_area,
             "cell_voltage_V": pf.electrode_potential,
             "deposit_height_m": height,
+            "mean_rise_m": rise,
+            "protrusion_m": height - rise,
             "tip_velocity_m_s": velocity,
             "deposited_li_mol": deposited,
             "charge_passed_C": charge,
@@ -173,6 +179,9 @@ class PhaseFieldModel:
         return {
             "deposit_height_initial_m": heights[0],
             "deposit_height_final_m": heights[-1],
+            "protrusion_initial_m": rows[0]["protrusion_m"],
+            "protrusion_final_m": last["protrusion_m"],
+            "mean_rise_m": last["mean_rise_m"],
             "deposited_li_mol": last["deposited_li_mol"],
             "charge_passed_C": last["charge_passed_C"],
             "faraday_ratio": last["faraday_ratio"],

@@ -100,10 +100,10 @@ class Integrator:
                 self.rejected += 1
                 self.dt = step_dt / 2
                 if self.dt < ctl.dt_min:
+                    hint = getattr(p, "failure_hint", "")
                     raise SolverError(
-                        f"the transport step did not converge at t = {t:.6g} s even with dt = {step_dt:.3g} s "
-                        f"(SNES reason {result.reason}); the applied current may exceed what the electrolyte "
-                        "can carry (limiting current), or the cell is past Sand's time")
+                        f"the time step did not converge at t = {t:.6g} s even with dt = {step_dt:.3g} s "
+                        f"(SNES reason {result.reason})" + (f"; {hint}" if hint else ""))
                 continue
             change = p.relative_change(snap)
             if change > 2 * ctl.target_change and step_dt > ctl.dt_min:

@@ -126,6 +126,7 @@ class PhaseField:
         self.xi_old.x.array[:] = self.xi.x.array
         self.u_old.x.array[:] = bulk
         self.target_potential = electrode_potential
+        self.target_current = current_density or 0.0
         self.ramp_time = ramp_time  # the applied potential rises linearly from 0 over this time
         self.voltage.x.array[:] = 0.0 if ramp_time > 0 else electrode_potential
         # per-cell factors (DG0 Functions or numbers): transport scales D and sigma of the liquid
@@ -248,15 +249,19 @@ class PhaseField:
         self._problem = NonlinearProblem(ufl.extract_blocks(F), fields, bcs=self._bcs(), J=J, kind="mpi",
                                          petsc_options_prefix=self.prefix, petsc_options=options)
 
+    failure_hint = ("the driving force may be too large for the interface to follow: lower "
+                    "time_stepping.target_change, raise phase_field.ramp_time or refine the mesh")
+
     def set_potential(self, potential: float) -> None:
         """Potentiostatic from now on (reached over ``ramp_time`` from the start of the run)."""
         self.control.value = 0.0
         self.target_potential = potential
 
     def set_current(self, current_density: float) -> None:
-        """Galvanostatic from now on: mean deposition current density over the projected area."""
+        """Galvanostatic from now on: mean deposition current density over the projected area
+        (reached over ``ramp_time`` from the start of the run)."""
         self.control.value = 1.0
-        self.i_app.value = current_density
+        self.target_current = current_density
 
     @property
     def num_dofs(self) -> int:
@@ -287,10 +292,12 @@ class PhaseField:
         self.xi_old.x.array[:] = self.xi.x.array
         self.u_old.x.array[:] = self.u.x.array
         self.dt.value = dt
+        ramp = min(1.0, (self.time + dt) / self.ramp_time) if self.ramp_time > 0 else 1.0
         if self.control.value == 0.0:
-            ramp = min(1.0, (self.time + dt) / self.ramp_time) if self.ramp_time > 0 else 1.0
             self.v_app.value = ramp * self.target_potential
             self.voltage.x.array[:] = self.v_app.value
+        else:
+            self.i_app.value = ramp * self.target_current
         self._draw_noise()
         snes = self._problem.solver
         with np.errstate(over="ignore", invalid="ignore"):

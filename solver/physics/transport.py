@@ -308,6 +308,9 @@ class Tertiary:
         self._problem = NonlinearProblem(ufl.extract_blocks(F), u, bcs=bcs, J=J, kind="mpi",
                                          petsc_options_prefix=self.prefix, petsc_options=options)
 
+    failure_hint = ("the applied current may exceed what the electrolyte can carry (limiting current), or "
+                    "the cell is past Sand's time")
+
     def set_current(self, current_density: float) -> None:
         """Galvanostatic from now on: mean plating current density over the projected area."""
         # Newton's first guess for V: shifted by the change of the kinetic overpotential
