@@ -126,19 +126,11 @@ class PhaseFieldModel:
                                   "electrolyte_potential": pf.phi, "electrode_potential": pf.voltage}
         self.surface = float(domain.landmarks.get("surface", 0.0))
         self.lithium0 = pf.lithium_amount()
-        gdim = domain.mesh.geometry.dim
-        if domain.axisymmetric:
-            self.flat_interface = domain.projected_area  # pi R^2 (weighted measure)
-        elif gdim == 2:
-            self.flat_interface = domain.projected_area  # the width (per metre of depth)
-        else:
-            self.flat_interface = domain.projected_area
+        # the flat electrode's interface measure: the projected area (2D: the width; axisymmetric:
+        # pi R^2, as the weighted measure)
+        self.flat_interface = domain.projected_area
         self.observer = Observer(self)
         self.concentration = dolfinx.fem.Function(pf.Vu, name="concentration")
-
-    @property
-    def electrode_potential(self):  # pragma: no cover - convenience
-        return self.problem.electrode_potential
 
     def frame_fields(self):
         pf = self.problem

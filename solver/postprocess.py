@@ -48,8 +48,8 @@ def recover_current(problem, names=None) -> RecoveredCurrent:
     V1 = dolfinx.fem.functionspace(d.mesh, ("Lagrange", 1))
     v = ufl.TestFunction(V1)
     w = d.weight
-    R = _assemble(problem.volume_residual(problem.phi, v))
-    M = _assemble(v * w * d.ds_on(names))
+    R = assemble_local(problem.volume_residual(problem.phi, v))
+    M = assemble_local(v * w * d.ds_on(names))
     owned = V1.dofmap.index_map.size_local
     field = dolfinx.fem.Function(V1, name="current_density")
     values = np.zeros_like(R)
@@ -60,7 +60,8 @@ def recover_current(problem, names=None) -> RecoveredCurrent:
     return RecoveredCurrent(field, -R, owned, d)
 
 
-def _assemble(form) -> np.ndarray:
+def assemble_local(form) -> np.ndarray:
+    """Assembled vector of a linear form, local entries (owned and ghosts) summed over ranks."""
     vec = dolfinx.fem.petsc.assemble_vector(dolfinx.fem.form(form))
     vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
     vec.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)

@@ -16,6 +16,22 @@ from typing import Callable
 from solver.errors import SolverError
 
 
+def solve_checked(problem, fields, comm) -> tuple[bool, int, int]:
+    """Solve a NonlinearProblem; (converged with finite fields on every rank, Newton iterations,
+    SNES reason; -100 when the solve raised)."""
+    import numpy as np
+    from mpi4py import MPI
+
+    snes = problem.solver
+    try:
+        problem.solve()
+        reason = snes.getConvergedReason()
+    except RuntimeError:
+        reason = -100
+    finite = all(np.isfinite(f.x.array).all() for f in fields)
+    return reason > 0 and comm.allreduce(finite, op=MPI.LAND), snes.getIterationNumber(), reason
+
+
 @dataclasses.dataclass
 class TimeControl:
     """Adaptive step control (all times in s)."""

@@ -45,6 +45,7 @@ from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT
 from solver.physics.transport import StepResult
+from solver.stepping import solve_checked
 
 
 @dataclasses.dataclass
@@ -299,16 +300,8 @@ class PhaseField:
         else:
             self.i_app.value = ramp * self.target_current
         self._draw_noise()
-        snes = self._problem.solver
         with np.errstate(over="ignore", invalid="ignore"):
-            try:
-                self._problem.solve()
-                reason = snes.getConvergedReason()
-            except RuntimeError:
-                reason = -100
-        its = snes.getIterationNumber()
-        finite = all(np.isfinite(f.x.array).all() for f in (self.xi, self.u, self.phi, self.voltage))
-        ok = reason > 0 and self.domain.comm.allreduce(finite, op=MPI.LAND)
+            ok, its, reason = solve_checked(self._problem, (self.xi, self.u, self.phi, self.voltage), self.domain.comm)
         if ok:
             self.time += dt
             self.step_number += 1
@@ -396,16 +389,10 @@ def region_indicator(domain: Domain, V, regions: list[str]) -> np.ndarray:
         ind.x.array[domain.region_cells(name)] = 1.0
     ind.x.scatter_forward()
     v = ufl.TestFunction(V)
-    from dolfinx.fem.petsc import assemble_vector
+    from solver.postprocess import assemble_local
 
     def lumped(expr):
-        vec = assemble_vector(dolfinx.fem.form(expr * v * domain.dx))
-        vec.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        vec.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
-        with vec.localForm() as local:
-            out = local.array.copy()
-        vec.destroy()
-        return out
+        return assemble_local(expr * v * domain.dx)
 
     return lumped(ind) / lumped(ufl.as_ufl(1.0))
 

@@ -52,7 +52,7 @@ from solver._dolfinx import MPI, PETSc, dolfinx
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT, ButlerVolmer
-from solver.stepping import Event, Integration, Integrator, Stop, TimeControl  # noqa: F401 - re-exported
+from solver.stepping import Event, Integration, Integrator, Stop, TimeControl, solve_checked  # noqa: F401
 
 
 def _pos(c, m):
@@ -335,15 +335,7 @@ class Tertiary:
         saved = [f.x.array.copy() for f in (self.c, self.phi, self.voltage)]
         self.c_old.x.array[:] = self.c.x.array
         self.dt.value = dt
-        snes = self._problem.solver
-        try:
-            self._problem.solve()
-            reason = snes.getConvergedReason()
-        except RuntimeError:
-            reason = -100
-        its = snes.getIterationNumber()
-        finite = all(np.isfinite(f.x.array).all() for f in (self.c, self.phi, self.voltage))
-        ok = reason > 0 and self.domain.comm.allreduce(finite, op=MPI.LAND)
+        ok, its, reason = solve_checked(self._problem, (self.c, self.phi, self.voltage), self.domain.comm)
         if ok:
             self.time += dt
         else:
