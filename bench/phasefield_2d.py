@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def one_run(width_um: float, end: float, size_um: float) -> dict:
+def one_run(width_um: float, end: float, size_um: float, overrides=()) -> dict:
     sys.path.insert(0, str(ROOT))
     from solver._dolfinx import MPI
     from solver.scenario import load
@@ -36,7 +36,7 @@ def one_run(width_um: float, end: float, size_um: float) -> dict:
     case = load(ROOT / "scenarios" / "pf_dendrite.yaml", [
         f"geometry.width={width_um} um", f"geometry.height={width_um} um",
         f"geometry.growth_zone={0.6 * width_um} um", f"mesh.size_electrode={size_um} um",
-        f"study.protocol=[Hold at -0.45 V for {end} s]"])[0]
+        f"study.protocol=[Hold at -0.45 V for {end} s]", *overrides])[0]
     t0 = time.perf_counter()
     domain = build_domain(case, comm)
     t_mesh = time.perf_counter() - t0
@@ -71,10 +71,12 @@ def main() -> None:
     ap.add_argument("--time", type=float, default=2.0, help="simulated time (s)")
     ap.add_argument("--size", type=float, default=0.5, help="cell size in the growth zone (um)")
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="scenario overrides, e.g. solver.petsc_options.snes_linesearch_type=basic")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        result = one_run(args.width, args.time, args.size)
+        result = one_run(args.width, args.time, args.size, args.overrides)
         if result["ranks"] == 1 or os.environ.get("PMI_RANK", "0") == "0":
             from mpi4py import MPI
 
@@ -85,7 +87,7 @@ def main() -> None:
     mpirun = Path(sys.executable).parent / "mpirun"
     for n in args.ranks:
         cmd = [sys.executable, __file__, "--child", "--width", str(args.width), "--time", str(args.time),
-               "--size", str(args.size)]
+               "--size", str(args.size)] + [f"--set={o}" for o in args.overrides]
         if n > 1:
             cmd = [str(mpirun), "-n", str(n), *cmd]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
