@@ -282,7 +282,8 @@ class PiezoLayer(Strict):
 
 
 class Anisotropy(Strict):
-    """kappa(theta) = kappa0 [1 + strength cos(mode (theta - angle))] (2D; theta: angle of grad xi)."""
+    """2D: kappa(theta) = kappa0 [1 + strength cos(mode (theta - angle))], theta the angle of grad xi;
+    3D: the cubic form kappa0 [1 + strength (4 sum n_i^4 - 3)] (mode 4 and angle 0 only)."""
 
     strength: float = Field(0.0, ge=0, lt=1, description="delta (0: isotropic)")
     mode: int = Field(4, ge=1, le=12, description="omega: 4 = four-fold")
@@ -790,6 +791,10 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
     if s.physics.model == "phase_field" and not has_li:
         problems.append(f"{where}materials: the phase field needs a region of type 'lithium' (e.g. the "
                         "deposition_cell geometry's 'lithium')")
+    aniso = s.physics.phase_field.anisotropy
+    if (s.physics.model == "phase_field" and getattr(params, "dimension", None) == "3d" and aniso.strength > 0
+            and (aniso.mode != 4 or aniso.angle != 0)):
+        problems.append(f"{where}physics.phase_field.anisotropy: in 3D only the cubic (mode 4, angle 0) form exists")
     if has_li and s.physics.model != "phase_field":
         problems.append(f"{where}materials: Li metal regions ('lithium') are meshed for the phase field only")
     if s.physics.counter.type == "electrode" and s.physics.model != "tertiary":

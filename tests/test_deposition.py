@@ -131,3 +131,14 @@ def test_deposition_cell_meshes_and_refuses_bad_input(dimension, tmp_path):
     bad["materials"]["electrolyte"]["regions"] = ["electrolyte", "lithium"]
     with pytest.raises(UserError, match="phase field needs a region of type 'lithium'"):
         cases_from_dict(bad)
+
+
+def test_3d_anisotropy_other_than_cubic_is_refused():
+    from solver.errors import UserError
+    from solver.scenario import cases_from_dict
+
+    data = json.loads(json.dumps(CELL))
+    data["geometry"]["dimension"] = "3d"
+    data["physics"]["phase_field"]["anisotropy"] = {"strength": 0.05, "mode": 6}
+    with pytest.raises(UserError, match="only the cubic"):
+        cases_from_dict(data)

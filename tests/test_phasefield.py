@@ -164,3 +164,34 @@ def test_same_seed_same_result_in_serial_and_parallel(tmp_path):
     for key in serial:
         assert parallel[key] == pytest.approx(serial[key], rel=1e-9)
     assert other["interface"] != pytest.approx(serial["interface"], rel=1e-9)
+
+
+@pytest.mark.mpi
+def test_3d_cubic_anisotropy_reduces_to_the_2d_form():
+    """For a field that does not vary along z, the 3D cubic interface energy equals the 2D
+    four-fold one per unit depth (cos 4 theta = 4 (n_x^4 + n_y^4) - 3)."""
+    import ufl
+
+    from tests.helpers import box, rectangle
+
+    size = (4e-6, 4e-6)
+    p = PhaseFieldParameters(anisotropy_strength=0.2)
+
+    def xi0(x):  # a front tilted by 30 degrees: cos(4 theta) = -1/2 on it
+        return planar_profile(np.cos(np.pi / 6) * (x[0] - 2e-6) + np.sin(np.pi / 6) * (x[1] - 2e-6), p)
+
+    energies = []
+    for d in (rectangle(24, size), box(24, (*size, 1e-6))):
+        d.regions = {"all": 1}
+        pf = PhaseField(d, p, xi0, ["y0"], ["y1"])
+        energy = d.integrate(pf.kappa_energy(pf.xi) * d.dx)
+        depth = 1.0 if d.mesh.geometry.dim == 2 else 1e-6
+        energies.append(energy / depth)
+    iso = PhaseFieldParameters()
+    d = rectangle(24, size)
+    d.regions = {"all": 1}
+    pf = PhaseField(d, iso, xi0, ["y0"], ["y1"])
+    isotropic = d.integrate(pf.kappa_energy(pf.xi) * d.dx)
+    print(f"interface energy per depth: 2D {energies[0]:.6e}, 3D {energies[1]:.6e}, isotropic {isotropic:.6e}")
+    assert energies[1] == pytest.approx(energies[0], rel=2e-2)  # different meshes of the same field
+    assert energies[0] == pytest.approx(0.9 * isotropic, rel=2e-2)  # 1 + 0.2 cos(120 deg) = 0.9

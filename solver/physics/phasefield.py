@@ -168,15 +168,29 @@ class PhaseField:
         return ufl.exp((1 - a) * self.f * eta) - u * ufl.exp(-a * self.f * eta)
 
     def kappa_energy(self, xi):
-        """kappa(theta) |grad xi|^2 / 2 (UFL)."""
+        """kappa(n) |grad xi|^2 / 2 (UFL), n = grad xi / |grad xi|.
+
+        2D: kappa0 [1 + delta cos(omega (theta - theta0))]. 3D (four-fold only, about the
+        coordinate axes): kappa0 [1 + delta (4 sum n_i^4 - 3)], the cubic form that reduces to
+        the 2D one (cos 4 theta = 4 (n_x^4 + n_y^4) - 3) for a field that does not vary along z.
+        """
         p = self.p
         grad = ufl.grad(xi)
-        if p.anisotropy_strength == 0.0 or self.domain.mesh.geometry.dim != 2:
-            return 0.5 * p.gradient_coefficient * ufl.inner(grad, grad)
-        theta = ufl.atan2(grad[1], grad[0] + 1e-30)
-        kappa = p.gradient_coefficient * (1 + p.anisotropy_strength
-                                          * ufl.cos(p.anisotropy_mode * (theta - p.anisotropy_angle)))
-        return 0.5 * kappa * ufl.inner(grad, grad)
+        gdim = self.domain.mesh.geometry.dim
+        isotropic = 0.5 * p.gradient_coefficient * ufl.inner(grad, grad)
+        if p.anisotropy_strength == 0.0 or gdim == 1:
+            return isotropic
+        if gdim == 2:
+            theta = ufl.atan2(grad[1], grad[0] + 1e-30)
+            kappa = p.gradient_coefficient * (1 + p.anisotropy_strength
+                                              * ufl.cos(p.anisotropy_mode * (theta - p.anisotropy_angle)))
+            return 0.5 * kappa * ufl.inner(grad, grad)
+        if p.anisotropy_mode != 4 or p.anisotropy_angle != 0.0:
+            raise SolverError("3D anisotropy is four-fold about the coordinate axes only (mode 4, angle 0)")
+        g2 = ufl.inner(grad, grad)
+        quartic = sum(grad[i] ** 4 for i in range(3)) / (g2 + 1e-300)  # |grad|^2 sum n_i^4
+        return 0.5 * p.gradient_coefficient * ((1 - 3 * p.anisotropy_strength) * g2
+                                               + 4 * p.anisotropy_strength * quartic)
 
     def source_rate(self):
         """dxi/dt of the present step (UFL)."""
