@@ -37,7 +37,8 @@ def parameters(case: Case) -> PhaseFieldParameters:
         temperature=s.physics.temperature, anisotropy_strength=pf.anisotropy.strength,
         anisotropy_mode=pf.anisotropy.mode, anisotropy_angle=pf.anisotropy.angle, noise=pf.noise.amplitude,
         seed=pf.noise.seed, regularisation=pf.regularisation,
-        metal_conductivity_fraction=pf.metal_conductivity_fraction,
+        metal_conductivity_fraction=pf.metal_conductivity_fraction, potential_form=pf.potential_form,
+        metal_conductivity=pf.metal_conductivity,
     )
 
 

@@ -310,6 +310,13 @@ class PhaseFieldSettings(Strict):
     anisotropy: Anisotropy = Anisotropy()
     noise: Noise = Noise()
     ramp_time: Time = Field(0.2, ge=0, description="a potentiostatic start reaches its potential over this time")
+    potential_form: Literal["conserving", "single"] = Field(
+        "conserving",
+        description="conserving: electrolyte potential, metal at V, deposited Li = charge passed; single: Chen's "
+        "and the MOOSE inputs' one potential in metal and electrolyte (sigma_s h + sigma (1 - h), phi = V on the "
+        "collector, eta = local phi), potentiostatic only, Faraday balance not closed (docs/phase_field.md)",
+    )
+    metal_conductivity: Conductivity = Field(1e6, gt=0, description="single form: sigma_s of the metal")
     metal_conductivity_fraction: float = Field(
         1e-2, gt=0, le=1, description="numerical: conductivity of phi's equation inside the metal / sigma")
     regularisation: float = Field(1e-4, gt=0, le=0.1, description="numerical: u's capacity and mobility in the metal")

@@ -70,6 +70,11 @@ class PhaseFieldParameters:
     noise: float = 0.0  # 1/s
     seed: int = 0
     regularisation: float = 1e-4  # e_c, e_D: u's capacity and mobility inside the metal
+    # "conserving" (default, see the module doc) or "single": Chen's and the MOOSE inputs' single
+    # potential in metal and electrolyte, sigma = sigma_s h + sigma (1 - h), phi = V held on the
+    # electrode boundary and the local phi as the overpotential (eta = phi); potentiostatic only
+    potential_form: str = "conserving"
+    metal_conductivity: float = 1e6  # S/m, sigma_s of the single form (the MOOSE input's value)
     metal_conductivity_fraction: float = 1e-2  # e_s: phi's conductivity inside the metal, / sigma
 
     @property
@@ -192,6 +197,14 @@ class PhaseField:
         return 0.5 * p.gradient_coefficient * ((1 - 3 * p.anisotropy_strength) * g2
                                                + 4 * p.anisotropy_strength * quartic)
 
+    def conductivity_field(self):
+        """sigma of phi's equation (UFL): the electrolyte's in the liquid; in the metal a small
+        numerical fraction (conserving form) or sigma_s (single form)."""
+        p, h = self.p, self.h(self.xi)
+        if p.potential_form == "single":
+            return p.metal_conductivity * h + p.conductivity * self.transport * (1 - h)
+        return p.conductivity * self.transport * (1 - h + p.metal_conductivity_fraction)
+
     def source_rate(self):
         """dxi/dt of the present step (UFL)."""
         return (self.xi - self.xi_old) / self.dt
@@ -203,7 +216,8 @@ class PhaseField:
         v, q, r, mu = ufl.TestFunctions(ufl.MixedFunctionSpace(self.Vx, self.Vu, self.Vp, self.R))
         h, dh = self.h(xi), self.h_prime(xi)
         rate = self.source_rate()
-        eta = V - phi
+        single = p.potential_form == "single"
+        eta = phi if single else V - phi
         e = p.regularisation
         # Allen-Cahn: the gradient term as the variation of the (possibly anisotropic) energy
         gradient = ufl.derivative(self.kappa_energy(xi) * w * d.dx, xi, v)
@@ -217,7 +231,7 @@ class PhaseField:
                + mobility * ufl.inner(ufl.grad(u) + u * self.f * ufl.grad(phi), ufl.grad(q))
                + (self.c_s / p.concentration - u) * dh * rate * q) * w * d.dx
         # charge: the current from the counter sinks where Li deposits
-        sigma = p.conductivity * self.transport * (1 - h + p.metal_conductivity_fraction)
+        sigma = self.conductivity_field()
         F_phi = (sigma * ufl.inner(ufl.grad(phi), ufl.grad(r)) + FARADAY * self.c_s * rate * r) * w * d.dx
         # control: V given, or the total deposition current F c_s int dxi/dt = i_app * area;
         # switched by the constant ``control`` (1: galvanostatic) without rebuilding
@@ -237,6 +251,9 @@ class PhaseField:
         electrode = self.domain.facets(self.electrode)
         bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(1.0),
                                            dolfinx.fem.locate_dofs_topological(self.Vx, fdim, electrode), self.Vx))
+        if self.p.potential_form == "single":  # the collector at the applied potential
+            bcs.append(dolfinx.fem.dirichletbc(self.v_app, dolfinx.fem.locate_dofs_topological(
+                self.Vp, fdim, electrode), self.Vp))
         if self.solid_dofs.size:
             bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), self.solid_dofs, self.Vx))
         counter = self.domain.facets(self.counter)
@@ -277,6 +294,8 @@ class PhaseField:
     def set_current(self, current_density: float) -> None:
         """Galvanostatic from now on: mean deposition current density over the projected area
         (reached over ``ramp_time`` from the start of the run)."""
+        if self.p.potential_form == "single":
+            raise SolverError("the single-potential phase field is potentiostatic only ('Hold at ... for ...')")
         self.control.value = 1.0
         self.target_current = current_density
 
@@ -372,7 +391,7 @@ class PhaseField:
         (A; positive = plating), from the gradient on the counter's cells."""
         d = self.domain
         n = ufl.FacetNormal(d.mesh)
-        sigma = self.p.conductivity * self.transport * (1 - self.h(self.xi) + self.p.metal_conductivity_fraction)
+        sigma = self.conductivity_field()
         return d.integrate(sigma * ufl.dot(ufl.grad(self.phi), n) * d.weight * d.ds_on(self.counter))
 
     def interface_measure(self) -> float:
