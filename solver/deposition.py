@@ -3,7 +3,8 @@
 written by the transient runner (``solver.transient``).
 
 Regions by material: ``lithium`` (xi = 1 at the start), ``electrolyte``, ``porous_layer`` (the
-liquid's D and sigma times porosity^bruggeman; Li may grow into it), ``solid_electrolyte`` (an
+liquid's D and sigma times porosity^bruggeman; Li may grow into it, at ``kinetic_factor`` times
+the deposition rate: a homogenised lithiophilic host), ``solid_electrolyte`` (an
 inert solid that conducts ions: D and sigma scaled by its conductivity over the liquid's, no
 deposition, xi held at 0 inside). The electrode boundaries hold xi = 1 (the current collector
 under the Li); the counter holds xi = 0, c = c0 and phi = 0.
@@ -108,6 +109,7 @@ class PhaseFieldModel:
                 cells = domain.region_cells(r)
                 if isinstance(mat, PorousLayerMaterial):
                     transport.x.array[cells] = mat.porosity**mat.bruggeman
+                    kinetics.x.array[cells] = mat.kinetic_factor
                 elif isinstance(mat, SolidElectrolyteMaterial):
                     transport.x.array[cells] = mat.conductivity / p.conductivity
                     kinetics.x.array[cells] = 0.0

@@ -121,6 +121,12 @@ class PorousLayerMaterial(Strict):
     conductivity: Conductivity | None = Field(
         None, gt=0, description="effective conductivity; overrides the Bruggeman estimate"
     )
+    kinetic_factor: float = Field(
+        1.0, ge=0,
+        description="phase field: deposition-rate multiplier (L_eta) inside the layer; > 1 for a lithiophilic "
+        "host, e.g. 9 for Li3Mg7 vs bare Li (apparent i0 3.71 vs 0.41 mA/cm^2, Zhang et al. 2021 [paper]), "
+        "0 for a layer Li cannot grow into",
+    )
     regions: list[str] = Field(..., min_length=1, description="geometry regions made of this material")
 
 

@@ -142,3 +142,25 @@ def test_3d_anisotropy_other_than_cubic_is_refused():
     data["physics"]["phase_field"]["anisotropy"] = {"strength": 0.05, "mode": 6}
     with pytest.raises(UserError, match="only the cubic"):
         cases_from_dict(data)
+
+
+def test_lithiophilic_host_factor_reaches_the_model():
+    """A porous layer's kinetic_factor (lithiophilic host, e.g. 9 for Li3Mg7 vs bare Li) becomes
+    the deposition-rate factor of its cells, 1 elsewhere (its effect on the rate: test_phasefield)."""
+    from solver._dolfinx import MPI
+    from solver.deposition import PhaseFieldModel
+    from solver.scenario import cases_from_dict
+    from solver.study import build_domain
+
+    data = json.loads(json.dumps(CELL))
+    data["geometry"]["coating"] = {"thickness": "4 um"}
+    data["materials"]["host"] = {"type": "porous_layer", "electrolyte": "electrolyte", "porosity": 0.5,
+                                 "kinetic_factor": 9.0, "regions": ["coating"]}
+    case = cases_from_dict(data)[0]
+    d = build_domain(case, MPI.COMM_WORLD)
+    model = PhaseFieldModel(case, d)
+    k = model.problem.kinetics.x.array
+    host = d.region_cells("coating")
+    others = np.setdiff1d(np.arange(k.size), host)
+    assert np.all(k[host] == 9.0) and np.all(k[others] == 1.0)
+    assert np.allclose(model.problem.transport.x.array[host], 0.5**1.5)

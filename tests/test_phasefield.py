@@ -215,3 +215,19 @@ def test_single_potential_form_runs_and_does_not_close_faraday():
     print(f"deposited Li x F / charge passed: conserving {ratios['conserving']:.10f}, single {ratios['single']:.4f}")
     assert ratios["conserving"] == pytest.approx(1.0, abs=1e-8)
     assert abs(ratios["single"] - 1.0) > 0.05
+
+
+@pytest.mark.mpi
+def test_kinetic_factor_scales_the_deposition_rate():
+    """Near equilibrium (-5 mV: kinetics, not the electrolyte, limits) a kinetic factor k (a
+    lithiophilic host) multiplies the front velocity by k."""
+    speeds = {}
+    for k in (1.0, 3.0):
+        pf = PhaseField(interval(400, LENGTH), P, lambda x: planar_profile(x[0] - FRONT, P), ["x0"], ["x1"],
+                        electrode_potential=-0.005, kinetics=k)
+        start = pf.lithium_amount()
+        for _ in range(10):
+            assert pf.step(0.05).converged
+        speeds[k] = (pf.lithium_amount() - start) / pf.time
+    print(f"deposition rate with k = 3 over k = 1: {speeds[3.0] / speeds[1.0]:.4f}")
+    assert speeds[3.0] / speeds[1.0] == pytest.approx(3.0, rel=0.05)

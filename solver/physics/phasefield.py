@@ -284,7 +284,8 @@ class PhaseField:
                                          petsc_options_prefix=self.prefix, petsc_options=options)
 
     failure_hint = ("the driving force may be too large for the interface to follow: lower "
-                    "time_stepping.target_change, raise phase_field.ramp_time or refine the mesh")
+                    "time_stepping.target_change, raise phase_field.ramp_time or refine the mesh; a failure "
+                    "at t = 0 with a current step: raise time_stepping.initial_step (e.g. 10 ms)")
 
     def set_potential(self, potential: float) -> None:
         """Potentiostatic from now on (reached over ``ramp_time`` from the start of the run)."""
