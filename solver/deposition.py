@@ -2,7 +2,8 @@
 ``PhaseField`` on a geometry whose Li is a region, driven by the protocol steps, observed and
 written by the transient runner (``solver.transient``).
 
-Regions by material: ``lithium`` (xi = 1 at the start), ``electrolyte``, ``porous_layer`` (the
+Regions by material: ``lithium`` (xi = 1 at the start, relaxed for 0.1 s without reaction to the
+equilibrium profile), ``electrolyte``, ``porous_layer`` (the
 liquid's D and sigma times porosity^bruggeman; Li may grow into it, at ``kinetic_factor`` times
 the deposition rate: a homogenised lithiophilic host), ``solid_electrolyte`` (an
 inert solid that conducts ions: D and sigma scaled by its conductivity over the liquid's, no
@@ -125,6 +126,7 @@ class PhaseFieldModel:
             electrode_potential=0.0, ramp_time=s.physics.phase_field.ramp_time, transport=transport,
             kinetics=kinetics, solid_dofs=solid_dofs, degree=s.solver.degree, rtol=s.solver.rtol,
             max_iterations=s.solver.max_iterations, petsc_options=s.solver.petsc_options)
+        pf.relax()  # the cells' sharp Li region -> the equilibrium profile, before any current flows
         self.checkpoint_fields = {"order_parameter": pf.xi, "normalised_concentration": pf.u,
                                   "electrolyte_potential": pf.phi, "electrode_potential": pf.voltage}
         self.surface = float(domain.landmarks.get("surface", 0.0))
