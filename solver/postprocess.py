@@ -106,13 +106,20 @@ def nearest_value(f, domain, point, names) -> float:
     return _nearest(f, dofs, point, domain.comm)
 
 
-def _nearest(f, dofs, point, comm) -> float:
-    x = f.function_space.tabulate_dof_coordinates()[dofs]
+def nearest_dof(V, dofs, point, comm) -> tuple[int, int]:
+    """(owning rank, local DOF on that rank, -1 elsewhere) of the DOF among ``dofs`` (owned,
+    local numbers) closest to ``point``; ties go to the lowest rank."""
+    x = V.tabulate_dof_coordinates()[dofs]
     p = np.zeros(3)
     p[: len(point)] = point
     dist = np.linalg.norm(x - p, axis=1)
     k = int(np.argmin(dist)) if dofs.size else -1
     local = (float(dist[k]) if k >= 0 else np.inf, comm.rank)
     best = comm.allreduce(local, op=MPI.MIN)
-    value = float(f.x.array[dofs[k]]) if best[1] == comm.rank and k >= 0 else 0.0
+    return best[1], (int(dofs[k]) if best[1] == comm.rank and k >= 0 else -1)
+
+
+def _nearest(f, dofs, point, comm) -> float:
+    rank, dof = nearest_dof(f.function_space, dofs, point, comm)
+    value = float(f.x.array[dof]) if dof >= 0 else 0.0
     return comm.allreduce(value, op=MPI.SUM)

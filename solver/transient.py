@@ -35,6 +35,7 @@ from solver._dolfinx import MPI, dolfinx
 from solver.domain import Domain
 from solver.errors import SolverError, UserError
 from solver.output import gather_grid, write_json
+from solver.postprocess import nearest_dof
 from solver.physics.potential import FARADAY, ButlerVolmer
 from solver.physics.transport import Electrolyte, Region, SolidElectrolyte, Tertiary
 from solver.stepping import Event, Integrator, TimeControl
@@ -132,21 +133,13 @@ class Observer:
         """(rank, local dof, boundary name) of the electrode node nearest to ``point``."""
         d = self.p.domain
         V = self.p.Vc
-        x = V.tabulate_dof_coordinates()
         owned = V.dofmap.index_map.size_local
-        p = np.zeros(3)
-        p[: len(point)] = point
-        best = (np.inf, d.comm.rank, -1, "")
-        for name in self.names:
-            dofs = dolfinx.fem.locate_dofs_topological(V, d.mesh.topology.dim - 1, d.facets([name]))
-            dofs = dofs[dofs < owned]
-            if dofs.size:
-                dist = np.linalg.norm(x[dofs] - p, axis=1)
-                k = int(np.argmin(dist))
-                if dist[k] < best[0]:
-                    best = (float(dist[k]), d.comm.rank, int(dofs[k]), name)
-        dist, rank = d.comm.allreduce((best[0], best[1]), op=MPI.MINLOC)
-        return (rank, best[2], best[3]) if rank == d.comm.rank else (rank, -1, "")
+        fdim = d.mesh.topology.dim - 1
+        per_name = {n: dolfinx.fem.locate_dofs_topological(V, fdim, d.facets([n])) for n in self.names}
+        dofs = np.unique(np.concatenate(list(per_name.values())))
+        rank, dof = nearest_dof(V, dofs[dofs < owned], point, d.comm)
+        name = next((n for n, ds in per_name.items() if dof in ds), "") if dof >= 0 else ""
+        return rank, dof, name
 
     def _nodal_plating(self, where) -> float:
         rank, dof, name = where

@@ -402,11 +402,6 @@ class PhaseField:
         """Li deposited as metal, c_s int xi (mol; 2D per metre of depth)."""
         return self.c_s * self._integral(self.xi)
 
-    def total_lithium(self) -> float:
-        """All Li: metal and Li+ in the electrolyte, int [(1 - h) c0 u + h c_s] (mol)."""
-        h = self.h(self.xi)
-        return self._integral((1 - h) * self.p.concentration * self.u + h * self.c_s)
-
     def counter_current(self) -> float:
         """Current entering through the counter from the electrolyte side, -int sigma grad phi . n
         (A; positive = plating), from the gradient on the counter's cells."""
@@ -460,8 +455,3 @@ def region_indicator(domain: Domain, V, regions: list[str]) -> np.ndarray:
         return assemble_local(expr * v * domain.dx)
 
     return lumped(ind) / lumped(ufl.as_ufl(1.0))
-
-
-def raise_if_failed(result: StepResult, t: float) -> None:
-    if not result.converged:
-        raise SolverError(f"the phase-field step at t = {t:.6g} s did not converge (SNES reason {result.reason})")
