@@ -8,7 +8,10 @@ growth zone, from the Li's base to ``growth_zone`` above its surface, and coarse
 ``mesh.size_far`` above over ``mesh.grading_distance``.
 
 Regions: ``lithium``, ``electrolyte``, ``coating`` (optional). Boundaries: ``collector`` (the Li's
-base), ``counter`` (top), ``side`` (the walls; 2D/3D) and ``axis`` (axisymmetric).
+base), ``counter`` (top), ``side`` (the walls; 2D/3D) and ``axis`` (axisymmetric); with a coating
+also its interfaces (interior facets): ``coating_bottom`` (on the flat Li), ``coating_nuclei`` (on
+the nuclei's surface under it; absent when no nucleus touches it) and ``coating_top`` (against the
+electrolyte).
 Landmarks: ``apex`` (tops of the nuclei), ``far`` (the Li surface farthest from them),
 ``surface`` (y of the flat Li surface, 0).
 """
@@ -27,7 +30,8 @@ from solver.units import Length
 
 _UM = 1e-6
 _REGION_TAGS = {"lithium": 1, "electrolyte": 2, "coating": 3}
-_BOUNDARY_TAGS = {"collector": 1, "counter": 2, "side": 3, "axis": 4}
+_BOUNDARY_TAGS = {"collector": 1, "counter": 2, "side": 3, "axis": 4, "coating_bottom": 5, "coating_nuclei": 6,
+                  "coating_top": 7}
 
 
 class FlatLayer(BaseModel):
@@ -81,6 +85,8 @@ class DepositParams(BaseModel):
 def names(params: DepositParams) -> tuple[set[str], set[str]]:
     regions = {"lithium", "electrolyte"} | ({"coating"} if params.coating else set())
     boundaries = {"collector", "counter"} | ({"axis", "side"} if params.dimension == "axisymmetric" else {"side"})
+    if params.coating:
+        boundaries |= {"coating_bottom", "coating_top"} | ({"coating_nuclei"} if params.nuclei.count else set())
     return regions, boundaries
 
 
@@ -141,12 +147,19 @@ def build(params: DepositParams, options: MeshOptions) -> GeometryInfo:
     tol = 1e-6 * max(width, height)
     vertical = dim - 1
     groups: dict[str, list[int]] = {k: [] for k in _BOUNDARY_TAGS}
+    region_of = {t: name for name, tags in regions.items() for t in tags}
     for _, tag in gmsh.model.getEntities(dim - 1):
         upward, _ = gmsh.model.getAdjacencies(dim - 1, tag)
-        if len(upward) != 1:
-            continue  # interior interfaces are found by the physics from the regions
         box = gmsh.model.getBoundingBox(dim - 1, tag)
         low, high = box[:3], box[3:]
+        if len(upward) != 1:  # an interior interface: only the coating's are named
+            sides = {region_of.get(t) for t in upward}
+            if sides == {"coating", "lithium"}:
+                flat = high[vertical] < tol and low[vertical] > -tol
+                groups["coating_bottom" if flat else "coating_nuclei"].append(tag)
+            elif sides == {"coating", "electrolyte"}:
+                groups["coating_top"].append(tag)
+            continue
         if high[vertical] < -t_li + tol:
             groups["collector"].append(tag)
         elif low[vertical] > height - tol:

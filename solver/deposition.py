@@ -20,6 +20,7 @@ import numpy as np
 from solver._dolfinx import MPI, dolfinx
 from solver.domain import Domain
 from solver.physics.phasefield import PhaseField, PhaseFieldParameters, region_indicator
+from solver.piezo_layer import GrowthCoupling
 from solver.physics.potential import FARADAY
 from solver.scenario import (
     Case, ElectrolyteMaterial, LithiumMaterial, PorousLayerMaterial, SolidElectrolyteMaterial,
@@ -80,7 +81,8 @@ class Observer:
             "faraday_ratio": deposited * FARADAY / charge if charge else None,
             "interface_measure": interface,
             "roughness": interface / m.flat_interface,
-        }
+        } | (dict(zip(("piezo_potential_min_V", "piezo_potential_max_V"), m.piezo.extremes()))
+             if m.piezo is not None else {})
 
     def accept(self, row: dict) -> None:
         self.charge = row["charge_passed_C"]
@@ -129,6 +131,13 @@ class PhaseFieldModel:
         pf.relax()  # the cells' sharp Li region -> the equilibrium profile, before any current flows
         self.checkpoint_fields = {"order_parameter": pf.xi, "normalised_concentration": pf.u,
                                   "electrolyte_potential": pf.phi, "electrode_potential": pf.voltage}
+        self.piezo = None
+        config = s.physics.piezo
+        if config is not None:  # the layer's piezo potential, updated from the growing Li
+            owner = next(m for m in s.materials.values() if config.region in m.regions)
+            self.piezo = GrowthCoupling(config, pf, owner.porosity)
+            self.piezo.update(pf)
+            self.checkpoint_fields["piezo_potential"] = self.piezo.psi
         self.surface = float(domain.landmarks.get("surface", 0.0))
         self.lithium0 = pf.lithium_amount()
         # the flat electrode's interface measure: the projected area (2D: the width; axisymmetric:
@@ -140,8 +149,10 @@ class PhaseFieldModel:
     def frame_fields(self):
         pf = self.problem
         self.concentration.x.array[:] = pf.p.concentration * pf.u.x.array
-        return pf.Vx, {"order_parameter": pf.xi, "concentration": self.concentration,
-                       "electrolyte_potential": pf.phi}, {}
+        fields = {"order_parameter": pf.xi, "concentration": self.concentration, "electrolyte_potential": pf.phi}
+        if self.piezo is not None:
+            fields["piezo_potential"] = self.piezo.psi
+        return pf.Vx, fields, {}
 
     def first_row(self) -> dict:
         row = self.observer.row(self.problem)
@@ -162,13 +173,16 @@ class PhaseFieldModel:
 
     def state(self) -> dict:
         return {"charge": self.observer.charge, "last_height": self.observer.last_height,
-                "step_number": self.problem.step_number, "lithium0": self.lithium0}
+                "step_number": self.problem.step_number, "lithium0": self.lithium0,
+                "piezo_updated_at": self.piezo.updated_at if self.piezo else None}
 
     def set_state(self, state: dict, time_s: float) -> None:
         self.observer.charge, self.observer.last_time = state["charge"], time_s
         self.observer.last_height = state["last_height"]
         self.problem.step_number = state["step_number"]
         self.lithium0 = state["lithium0"]
+        if self.piezo is not None:  # psi itself comes back with the checkpoint's fields
+            self.piezo.updated_at = state.get("piezo_updated_at")
 
     def summary(self, rows: list[dict], steps) -> dict:
         last = rows[-1]

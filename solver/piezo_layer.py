@@ -35,6 +35,7 @@ import numpy as np
 from solver import materials as matlib
 from solver._dolfinx import MPI, dolfinx
 from solver.domain import Domain, SubDomain, restrict
+from solver.errors import SolverError
 from solver.physics import piezo as pz
 from solver.physics.potential import CurrentDistribution
 from solver.postprocess import nearest_value
@@ -56,14 +57,21 @@ def material(config, porosity: float) -> pz.PiezoMaterial:
     return base.scaled(config.piezo_scale)
 
 
+def _layer_problem(config, parent: Domain, porosity: float) -> tuple[SubDomain, pz.Piezoelectricity]:
+    """The layer region as a mesh of its own and its (unconstrained) piezoelectric problem, poled
+    along the layer normal (y in 2D / axisymmetric, z in 3D) up or down."""
+    sub = restrict(parent, [config.region])
+    gdim = sub.domain.mesh.geometry.dim
+    up = np.eye(3)[gdim - 1]
+    mat = material(config, porosity).poled_along(up if config.poling == "up" else -up)
+    return sub, pz.Piezoelectricity(sub.domain, mat, degree=config.degree)
+
+
 def solve(config, parent: Domain, electrode: list[str], porosity: float) -> PiezoLayerResult:
     """Solve the layer's piezoelectric problem for the bud displacement under it."""
-    sub = restrict(parent, [config.region])
+    sub, problem = _layer_problem(config, parent, porosity)
     d = sub.domain
     gdim = d.mesh.geometry.dim
-    up = np.eye(3)[gdim - 1]  # layer normal: y in 2D / axisymmetric, z in 3D
-    mat = material(config, porosity).poled_along(up if config.poling == "up" else -up)
-    problem = pz.Piezoelectricity(d, mat, degree=config.degree)
     vertical = gdim - 1
     present = set(d.boundaries)
 
@@ -74,18 +82,29 @@ def solve(config, parent: Domain, electrode: list[str], porosity: float) -> Piez
 
     li = [b for b in electrode if b in present]
     raised = [b for b in li if b == "bud"]
-    held = [b for b in li if b != "bud"]
     if raised and config.loading == "displacement":
         problem.fix(raised, height)
     elif raised:
         problem.pressure(raised, config.contact_pressure)
+    _hold(problem, config, held=[b for b in li if b != "bud"], li=li)
+    problem.solve()
+    return PiezoLayerResult(problem, sub)
+
+
+def _hold(problem: pz.Piezoelectricity, config, held: list[str], li: list[str]) -> None:
+    """The layer's supports and electrical conditions: ``bottom`` on the ``held`` boundaries,
+    symmetry rollers on the walls and the axis, ``top`` and ``electrical_top`` on ``coating_top``,
+    psi = 0 on the ``li`` boundaries."""
+    d = problem.domain
+    gdim = d.mesh.geometry.dim
+    present = set(d.boundaries)
     if held:
         if config.bottom == "bonded":
             problem.fix(held, np.zeros(gdim))
         elif config.bottom == "li_substrate":
             problem.elastic_support(held, *matlib.li_foundation_stiffness(config.li_thickness))
         else:
-            problem.fix(held, 0.0, component=vertical)
+            problem.fix(held, 0.0, component=gdim - 1)
     if "side" in present:
         _walls(problem, d, gdim)
     if "axis" in present:
@@ -98,8 +117,72 @@ def solve(config, parent: Domain, electrode: list[str], porosity: float) -> Piez
         if config.electrical_top == "screened":
             problem.potential(["coating_top"], 0.0)
     problem.potential(li, 0.0)
-    problem.solve()
-    return PiezoLayerResult(problem, sub)
+
+
+class GrowthCoupling:
+    """The piezo layer loaded by the Li of a phase field, and its potential fed back to the ions.
+
+    Loading: Li that has grown into the layer (its pores) presses on the layer's solid with the
+    contact pressure p_c (Li creeps, so about its flow stress), weighted by the Li fraction
+    h(xi): a pore pressure p_c h(xi) with Biot coefficient 1, whose force on the solid is the
+    body force -p_c grad h(xi). A uniform Li front inside the layer thus stretches the Li-filled
+    part; a nucleus under the layer pushes the layer around it. The layer is held on the flat Li
+    (``coating_bottom``, by ``bottom``); the nuclei's surfaces under it (``coating_nuclei``) are
+    free. psi = 0 on both (the Li, at the electrode potential); walls, axis and top as in the
+    stationary study. Linear theory about the undeformed layer (the mesh does not move).
+
+    Coupling: the ions in the layer feel s * psi (s = ``screening_factor``): the phase field's
+    ``ion_potential`` is s chi psi, chi the layer's indicator; it enters the migration flux,
+    the ionic current and the Butler-Volmer overpotential of Li growing in the layer. psi is
+    updated explicitly from the present xi before every ``update_interval``-th step (the layer's
+    response is instantaneous; the lag is at most that many steps).
+    """
+
+    def __init__(self, config, pf, porosity: float):
+        import ufl
+
+        if config.loading != "pressure":
+            raise SolverError("physics.piezo.loading: the phase field loads the layer by the Li's contact "
+                              "pressure only ('pressure')")
+        parent = pf.domain
+        if "coating_bottom" not in parent.boundaries:
+            raise SolverError(f"physics.piezo: the layer '{config.region}' needs its interface with the flat Li "
+                              "named 'coating_bottom' (the deposition_cell geometry with a coating names it)")
+        self.sub, self.problem = sub, problem = _layer_problem(config, parent, porosity)
+        d = sub.domain
+        self.xi = dolfinx.fem.Function(dolfinx.fem.functionspace(d.mesh, ("Lagrange", 1)))
+        problem.body_force = -config.contact_pressure * ufl.grad(pf.h(self.xi))
+        li = [b for b in ("coating_bottom", "coating_nuclei") if b in d.boundaries]
+        _hold(problem, config, held=["coating_bottom"], li=li)
+        self.sub_cells = np.arange(len(sub.parent_cells), dtype=np.int32)
+        self.parent_cells = sub.parent_cells.astype(np.int32)
+        self.psi = dolfinx.fem.Function(pf.Vp, name="piezo_potential")
+        chi = dolfinx.fem.Function(dolfinx.fem.functionspace(parent.mesh, ("DG", 0)))
+        chi.x.array[parent.region_cells(config.region)] = 1.0
+        chi.x.scatter_forward()
+        pf.set_ion_potential(config.screening_factor * chi * self.psi)
+        self.interval = config.update_interval
+        self.updated_at: int | None = None  # pf.step_number of the last update
+        pf.before_step.append(self)
+
+    def __call__(self, pf) -> None:
+        if self.updated_at is None or pf.step_number - self.updated_at >= self.interval:
+            self.update(pf)
+
+    def update(self, pf) -> None:
+        self.xi.interpolate(pf.xi, cells0=self.parent_cells, cells1=self.sub_cells)
+        self.xi.x.scatter_forward()
+        self.problem.solve()
+        self.psi.interpolate(self.problem.psi, cells0=self.sub_cells, cells1=self.parent_cells)
+        self.psi.x.scatter_forward()
+        self.updated_at = pf.step_number
+
+    def extremes(self) -> tuple[float, float]:
+        """min and max of psi in the layer (V)."""
+        psi = self.problem.psi.x.array
+        comm = self.problem.domain.comm
+        return (comm.allreduce(float(psi.min(initial=np.inf)), op=MPI.MIN),
+                comm.allreduce(float(psi.max(initial=-np.inf)), op=MPI.MAX))
 
 
 def _walls(problem, d: Domain, gdim: int) -> None:

@@ -9,7 +9,11 @@ Written into ``<case folder>/pictures/``:
     salt concentration along the vertical line through the flat electrode far from the bud,
     and through the bud's apex (2D/axisymmetric), at every output time (frames).
 ``concentration.gif`` and ``concentration_last.png`` (2D and axisymmetric)
-    the concentration field near the bud at every output time, one colour scale.
+    the concentration field near the bud at every output time, one colour scale (the order
+    parameter, ``order_parameter.gif`` / ``_last.png``, for the phase field).
+
+With variants, ``compare`` writes ``<run folder>/pictures/comparison.png``: the last frame of each
+variant side by side on one colour scale, and their histories on common axes.
 """
 
 from __future__ import annotations
@@ -183,3 +187,72 @@ def render(folder: Path | str) -> list[Path]:
         written.append(path)
     plt.close(fig)
     return written
+
+
+def compare(folders: dict[str, Path], out: Path) -> Path | None:
+    """Side-by-side picture of the variants of one run (2D / axisymmetric frames): each variant's
+    last frame (order parameter or concentration) on one colour scale, then deposit height and
+    protrusion against charge passed (phase field) or cell voltage against time (tertiary)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.tri import Triangulation
+
+    shown = {}
+    for name, folder in folders.items():
+        if not (folder / "frames" / "mesh.vtkhdf").exists():
+            continue
+        points, tri, frames = _frames(folder)
+        if tri is None or not frames:
+            return None  # 3D: no flat picture
+        shown[name] = (points, tri, frames[-1], _history(folder))
+    if len(shown) < 2:
+        return None
+    phase_field = all("deposit_height_m" in h for *_, h in shown.values())
+    field = "order_parameter" if phase_field else "concentration"
+    n = len(shown)
+    fig = plt.figure(figsize=(3.6 * n, 7.2), constrained_layout=True)
+    grid = fig.add_gridspec(2, n)
+    lows = [p[:, 1].min() for p, *_ in shown.values()]
+    span = min(min(0.5 * np.ptp(p[:, 1]), 1.5 * np.ptp(p[:, 0])) for p, *_ in shown.values())
+    vmin = min(float(f[1][field].min()) for _, _, f, _ in shown.values())
+    vmax = max(float(f[1][field].max()) for _, _, f, _ in shown.values())
+    artist = None
+    for k, (name, (points, tri, (time_s, data), _)) in enumerate(shown.items()):
+        ax = fig.add_subplot(grid[0, k])
+        x, y = points[:, 0] * 1e6, points[:, 1] * 1e6
+        artist = ax.tripcolor(Triangulation(x, y, tri), data[field], shading="gouraud", vmin=vmin, vmax=vmax,
+                              cmap="viridis")
+        ax.set_aspect("equal")
+        ax.set_xlim(x.min(), x.max())
+        ax.set_ylim(lows[k] * 1e6, (lows[k] + span) * 1e6)
+        ax.set_title(f"{name}, t = {time_s:.4g} s")
+        ax.set_xlabel("x / r (um)")
+        if k == 0:
+            ax.set_ylabel("y / z (um)")
+    fig.colorbar(artist, ax=fig.axes[:n], label="xi (1 = Li)" if phase_field else "c (mol/m$^3$)", shrink=0.8)
+    if phase_field:
+        ax1, ax2 = fig.add_subplot(grid[1, : max(1, n // 2)]), fig.add_subplot(grid[1, max(1, n // 2):])
+        for name, (*_, h) in shown.items():
+            q = h["charge_passed_C"]
+            ax1.plot(q, h["deposit_height_m"] * 1e6, label=name)
+            ax2.plot(q, h["protrusion_m"] * 1e6, label=name)
+        ax1.set_ylabel("deposit height (um)")
+        ax2.set_ylabel("protrusion above the mean rise (um)")
+        for ax in (ax1, ax2):
+            ax.set_xlabel("charge passed (C; 2D: per metre of depth)")
+            ax.legend()
+    else:
+        ax1 = fig.add_subplot(grid[1, :])
+        for name, (*_, h) in shown.items():
+            t, label = _time_axis(h["time_s"])
+            ax1.plot(t, h["cell_voltage_V"] * 1e3, label=name)
+        ax1.set_xlabel(label)
+        ax1.set_ylabel("cell voltage (mV)")
+        ax1.legend()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "comparison.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -285,6 +285,9 @@ class PiezoLayer(Strict):
         1.0, ge=0, le=1, description="fraction of the piezo potential felt by the ions (0 = fully screened)"
     )
     degree: Literal[1, 2] = 2
+    update_interval: int = Field(
+        10, ge=1, description="phase field only: psi is recomputed from the present Li before every N-th time step"
+    )
 
 
 class Anisotropy(Strict):
@@ -812,8 +815,15 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
         problems.append(f"{where}materials: Li metal regions ('lithium') are meshed for the phase field only")
     if s.physics.counter.type == "electrode" and s.physics.model != "tertiary":
         problems.append(f"{where}physics.counter.type: 'electrode' needs the tertiary model")
-    if transient and s.physics.piezo is not None:
+    if s.physics.model == "tertiary" and s.physics.piezo is not None:
         problems.append(f"{where}physics.piezo: not yet coupled to the tertiary model")
+    if s.physics.model == "phase_field" and s.physics.piezo is not None:
+        if s.physics.piezo.loading != "pressure":
+            problems.append(f"{where}physics.piezo.loading: the phase field loads the layer by the Li's contact "
+                            "pressure only ('pressure')")
+        if "coating_bottom" not in boundaries:
+            problems.append(f"{where}physics.piezo: the phase-field coupling needs the layer's interface with the "
+                            "flat Li named 'coating_bottom' (deposition_cell with a coating)")
     if transient and len({id(m) for m in s.materials.values() if isinstance(m, ElectrolyteMaterial)}) > 1:
         problems.append(f"{where}materials: the tertiary model takes one electrolyte (porous layers share it)")
     both = set(s.physics.electrode.boundaries) & set(s.physics.counter.boundaries)

@@ -713,4 +713,11 @@ def run_plan(plan, comm, final: Path, log, quiet: bool, pictures: bool, restart:
                         log(f"[{case.label}] picture: {path.name}")
                 except Exception as err:  # noqa: BLE001 - pictures are a convenience; results are in place
                     log(f"[{case.label}] pictures failed: {type(err).__name__}: {err}")
+            if multi:
+                try:
+                    path = render_transient.compare({c.name: final / c.name for c in cases}, final / "pictures")
+                    if path is not None:
+                        log(f"picture: {path.relative_to(final)}")
+                except Exception as err:  # noqa: BLE001
+                    log(f"comparison picture failed: {type(err).__name__}: {err}")
     return results

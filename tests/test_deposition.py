@@ -180,3 +180,73 @@ def test_galvanostatic_start_on_a_flat_electrode_under_a_layer(tmp_path):
     run_ok(write(tmp_path, data), "-o", out, "-q")
     m = json.loads((out / "metrics.json").read_text())
     assert m["status"] == "completed" and m["faraday_ratio"] == pytest.approx(1.0, abs=0.01)
+
+
+def _piezo_cell(**piezo):
+    data = json.loads(json.dumps(CELL))
+    data["geometry"]["coating"] = {"thickness": "4 um"}
+    data["materials"]["layer"] = {"type": "porous_layer", "electrolyte": "electrolyte", "porosity": 0.4,
+                                  "regions": ["coating"]}
+    data["physics"]["piezo"] = {"region": "coating", "update_interval": 2, **piezo}
+    data["physics"]["phase_field"]["noise"] = {"amplitude": 0.0}
+    return data
+
+
+def _model(data):
+    from solver._dolfinx import MPI
+    from solver.deposition import PhaseFieldModel
+    from solver.scenario import cases_from_dict
+    from solver.study import build_domain
+
+    case = cases_from_dict(data)[0]
+    return PhaseFieldModel(case, build_domain(case, MPI.COMM_WORLD))
+
+
+def test_piezo_layer_under_a_li_front_matches_the_1d_solution():
+    """A flat Li front 1.5 um into the layer: the Li in the pores presses with p_c h(xi), so the
+    Li-filled part is under a uniaxial (laterally held) tension p_c h; with D_y = 0 (open top)
+    psi(top) = e p_c int h dy / (eps c + e^2), e, c, eps the layer's vertical components."""
+    from solver.physics.phasefield import planar_profile
+    from solver.piezo_layer import material
+
+    data = _piezo_cell()
+    data["geometry"]["nuclei"] = {"count": 0}
+    model = _model(data)
+    pf, coupling = model.problem, model.piezo
+    front = 1.5e-6
+    pf.xi.interpolate(lambda x: planar_profile(x[1] - front, pf.p))
+    coupling.update(pf)
+    config = model.case.scenario.physics.piezo
+    mat = material(config, 0.4).poled_along([0.0, 1.0, 0.0])
+    c, e, eps = mat.C[1, 1, 1, 1], mat.e[1, 1, 1], mat.eps[1, 1]
+    d = pf.domain
+    filled = d.integrate(pf.h(pf.xi) * d.dx(domain=d.mesh, subdomain_data=d.cell_tags,
+                                            subdomain_id=d.regions["coating"])) / d.projected_area
+    expected = e * config.contact_pressure * filled / (eps * c + e**2)
+    low, high = coupling.extremes()
+    print(f"psi at the layer top {high * 1e3:.6f} mV, 1D solution {expected * 1e3:.6f} mV (int h dy "
+          f"{filled * 1e6:.4f} um), min {low:.2e} V")
+    assert high == pytest.approx(expected, rel=2e-3)
+    assert low > -1e-3 * high
+
+
+def test_piezo_poling_reverses_psi_and_unscreened_ions_see_it(tmp_path):
+    """Reversed poling mirrors psi; screening_factor 0 gives exactly the passive layer's run."""
+    up, down = _model(_piezo_cell()), _model(_piezo_cell(poling="down"))
+    np.testing.assert_allclose(down.piezo.psi.x.array, -up.piezo.psi.x.array, atol=1e-12)
+    assert max(abs(v) for v in up.piezo.extremes()) > 1e-3  # mV range at 1 MPa
+    runs = {}
+    for name, piezo in (("passive", None), ("screened", {"screening_factor": 0.0}), ("up", {})):
+        data = _piezo_cell(**(piezo or {}))
+        if piezo is None:
+            data["physics"].pop("piezo")
+        data["study"]["protocol"] = ["Plate at 300 mA/cm^2 for 0.2 s"]
+        out = tmp_path / name
+        run_ok(write(tmp_path, data, f"{name}.yaml"), "-o", out, "-q")
+        runs[name] = history(out)
+    np.testing.assert_allclose(runs["screened"]["deposit_height_m"], runs["passive"]["deposit_height_m"],
+                               rtol=1e-12)
+    change = runs["up"]["deposit_height_m"][-1] - runs["passive"]["deposit_height_m"][-1]
+    print(f"height after 0.2 s: passive {runs['passive']['deposit_height_m'][-1] * 1e6:.5f} um, "
+          f"piezo (up) {runs['up']['deposit_height_m'][-1] * 1e6:.5f} um")
+    assert abs(change) > 1e-10 and "piezo_potential_max_V" in runs["up"]

@@ -150,6 +150,9 @@ class PhaseField:
         self.user_options = dict(petsc_options or {})
         self.prefix = prefix
         self._problem = None
+        self.ion_potential = None  # see set_ion_potential
+        # explicit couplings: callables called with this object at the start of every step attempt
+        self.before_step: list = []
         coords = self.Vx.tabulate_dof_coordinates()
         span = domain.comm.allreduce(float(np.ptp(coords, axis=0).max(initial=0.0)), op=MPI.MAX)
         self._node_keys = np.round(coords / (1e-9 * span)).astype(np.int64) if span else np.zeros_like(coords, int)
@@ -197,13 +200,19 @@ class PhaseField:
         return 0.5 * p.gradient_coefficient * ((1 - 3 * p.anisotropy_strength) * g2
                                                + 4 * p.anisotropy_strength * quartic)
 
-    def conductivity_field(self):
-        """sigma of phi's equation (UFL): the electrolyte's in the liquid; in the metal a small
-        numerical fraction (conserving form) or sigma_s (single form)."""
+    def ionic_potential(self, phi):
+        """The potential the ions feel (UFL): phi, plus ``ion_potential`` where one is set."""
+        return phi if self.ion_potential is None else phi + self.ion_potential
+
+    def current_density(self, phi):
+        """Current density -sigma grad(.) of phi's equation (UFL): ionic, through the ions'
+        potential, with the electrolyte's conductivity (in the metal a small numerical fraction of
+        it, conserving form); the single form adds the metal's electronic sigma_s h grad phi."""
         p, h = self.p, self.h(self.xi)
+        ionic = ufl.grad(self.ionic_potential(phi))
         if p.potential_form == "single":
-            return p.metal_conductivity * h + p.conductivity * self.transport * (1 - h)
-        return p.conductivity * self.transport * (1 - h + p.metal_conductivity_fraction)
+            return -(p.metal_conductivity * h * ufl.grad(phi) + p.conductivity * self.transport * (1 - h) * ionic)
+        return -p.conductivity * self.transport * (1 - h + p.metal_conductivity_fraction) * ionic
 
     def source_rate(self):
         """dxi/dt of the present step (UFL)."""
@@ -217,7 +226,8 @@ class PhaseField:
         h, dh = self.h(xi), self.h_prime(xi)
         rate = self.source_rate()
         single = p.potential_form == "single"
-        eta = phi if single else V - phi
+        ion = self.ionic_potential(phi)
+        eta = ion if single else V - ion
         e = p.regularisation
         # Allen-Cahn: the gradient term as the variation of the (possibly anisotropic) energy
         gradient = ufl.derivative(self.kappa_energy(xi) * w * d.dx, xi, v)
@@ -228,11 +238,10 @@ class PhaseField:
         capacity = 1 - h + e
         mobility = p.diffusivity * self.transport * (1 - h + e)
         F_u = (capacity * (u - self.u_old) / self.dt * q
-               + mobility * ufl.inner(ufl.grad(u) + u * self.f * ufl.grad(phi), ufl.grad(q))
+               + mobility * ufl.inner(ufl.grad(u) + u * self.f * ufl.grad(ion), ufl.grad(q))
                + (self.c_s / p.concentration - u) * dh * rate * q) * w * d.dx
         # charge: the current from the counter sinks where Li deposits
-        sigma = self.conductivity_field()
-        F_phi = (sigma * ufl.inner(ufl.grad(phi), ufl.grad(r)) + FARADAY * self.c_s * rate * r) * w * d.dx
+        F_phi = (-ufl.inner(self.current_density(phi), ufl.grad(r)) + FARADAY * self.c_s * rate * r) * w * d.dx
         # control: V given, or the total deposition current F c_s int dxi/dt = i_app * area;
         # switched by the constant ``control`` (1: galvanostatic) without rebuilding
         g = self.control
@@ -304,6 +313,14 @@ class PhaseField:
         self.voltage.x.array[:] = 0.0
         self.time, self.step_number = 0.0, 0
 
+    def set_ion_potential(self, expr) -> None:
+        """An extra potential felt by the ions only (V, UFL; e.g. a screened piezo potential in a
+        layer): the ions' potential becomes phi + expr in the migration flux, the ionic current and
+        the overpotential. The forms are rebuilt at the next step; an explicit coupling updates
+        the Functions in ``expr`` from ``before_step``."""
+        self.ion_potential = expr
+        self._problem = None
+
     failure_hint = ("the driving force may be too large for the interface to follow: lower "
                     "time_stepping.target_change, raise phase_field.ramp_time or refine the mesh")
 
@@ -345,6 +362,8 @@ class PhaseField:
     def step(self, dt: float) -> StepResult:
         if self._problem is None:
             self._build()
+        for update in self.before_step:
+            update(self)
         saved = self.snapshot()
         self.xi_old.x.array[:] = self.xi.x.array
         self.u_old.x.array[:] = self.u.x.array
@@ -407,8 +426,7 @@ class PhaseField:
         (A; positive = plating), from the gradient on the counter's cells."""
         d = self.domain
         n = ufl.FacetNormal(d.mesh)
-        sigma = self.conductivity_field()
-        return d.integrate(sigma * ufl.dot(ufl.grad(self.phi), n) * d.weight * d.ds_on(self.counter))
+        return d.integrate(-ufl.dot(self.current_density(self.phi), n) * d.weight * d.ds_on(self.counter))
 
     def interface_measure(self) -> float:
         """int |grad xi| dx: the interface length (2D, per metre of depth) or area (3D)."""
