@@ -23,7 +23,7 @@ from solver.physics.phasefield import PhaseField, PhaseFieldParameters, region_i
 from solver.piezo_layer import GrowthCoupling
 from solver.physics.potential import FARADAY
 from solver.scenario import (
-    Case, ElectrolyteMaterial, LithiumMaterial, PorousLayerMaterial, SolidElectrolyteMaterial,
+    Case, ElectrolyteMaterial, HostMaterial, LithiumMaterial, PorousLayerMaterial, SolidElectrolyteMaterial,
 )
 
 
@@ -43,6 +43,28 @@ def parameters(case: Case) -> PhaseFieldParameters:
         metal_conductivity_fraction=pf.metal_conductivity_fraction, potential_form=pf.potential_form,
         metal_conductivity=pf.metal_conductivity,
     )
+
+
+def _distance_to_surface(domain: Domain, V1, regions: list[str]) -> np.ndarray:
+    """Distance (m) from each cell's midpoint (local cells, ghosts included) to the nearest node
+    on the surface of ``regions`` (nodes partly inside them); 0 for the regions' own cells."""
+    mesh = domain.mesh
+    tdim = mesh.topology.dim
+    share = region_indicator(domain, V1, regions)
+    coords = V1.tabulate_dof_coordinates()
+    owned = V1.dofmap.index_map.size_local
+    surface = coords[:owned][(share[:owned] > 1e-12) & (share[:owned] < 1 - 1e-12)]
+    surface = np.concatenate(domain.comm.allgather(surface)) if domain.comm.size > 1 else surface
+    n = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
+    mid = dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))
+    out = np.full(n, np.inf)
+    for a in range(0, len(surface), 2048):  # bounded memory: cells x 2048 distances at a time
+        block = surface[a:a + 2048]
+        d2 = ((mid[:, None, :] - block[None, :, :]) ** 2).sum(axis=2)
+        out = np.minimum(out, np.sqrt(d2.min(axis=1)))
+    for r in regions:
+        out[domain.region_cells(r)] = 0.0
+    return out
 
 
 class Observer:
@@ -101,7 +123,8 @@ class PhaseFieldModel:
         p = parameters(case)
         V1 = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", s.solver.degree))
         li_regions = [r for m in s.materials.values() if isinstance(m, LithiumMaterial) for r in m.regions]
-        xi0 = region_indicator(domain, V1, li_regions)
+        hosts = {r: m for m in s.materials.values() if isinstance(m, HostMaterial) for r in m.regions}
+        xi0 = region_indicator(domain, V1, li_regions + list(hosts))  # a host counts as metal
         Q = dolfinx.fem.functionspace(domain.mesh, ("DG", 0))
         transport, kinetics = dolfinx.fem.Function(Q), dolfinx.fem.Function(Q)
         transport.x.array[:] = 1.0
@@ -117,6 +140,9 @@ class PhaseFieldModel:
                     transport.x.array[cells] = mat.conductivity / p.conductivity
                     kinetics.x.array[cells] = 0.0
                     solids.append(r)
+        for mat in {id(m): m for m in hosts.values()}.values():
+            d = _distance_to_surface(domain, V1, mat.regions)
+            kinetics.x.array[:] = np.maximum(kinetics.x.array, 1 + (mat.kinetic_factor - 1) * np.exp(-d / mat.band))
         transport.x.scatter_forward()
         kinetics.x.scatter_forward()
         solid_dofs = None

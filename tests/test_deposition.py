@@ -250,3 +250,50 @@ def test_piezo_poling_reverses_psi_and_unscreened_ions_see_it(tmp_path):
     print(f"height after 0.2 s: passive {runs['passive']['deposit_height_m'][-1] * 1e6:.5f} um, "
           f"piezo (up) {runs['up']['deposit_height_m'][-1] * 1e6:.5f} um")
     assert abs(change) > 1e-10 and "piezo_potential_max_V" in runs["up"]
+
+
+def test_conducting_host_holds_metal_and_speeds_deposition_at_its_surface(tmp_path):
+    """A lithiophilic host region (type host): metal (xi = 1) inside, the deposition-rate factor
+    is k at its surface and decays as exp(-d / band) away from it; a plating run closes Faraday;
+    stripping with a host is refused."""
+    from solver.deposition import _distance_to_surface
+    from solver.errors import UserError
+    from solver.scenario import cases_from_dict
+
+    data = json.loads(json.dumps(CELL))
+    data["geometry"]["nuclei"] = {"count": 0}
+    data["geometry"]["coating"] = {"thickness": "2 um"}
+    data["materials"]["host"] = {"type": "host", "kinetic_factor": 9.0, "band": "0.5 um", "regions": ["coating"]}
+    data["physics"]["phase_field"]["noise"] = {"amplitude": 0.0}
+    model = _model(data)
+    pf, d = model.problem, model.problem.domain
+    inside = np.flatnonzero(pf.Vx.tabulate_dof_coordinates()[:, 1] < 0.5e-6)  # 1.5 um below the top
+    assert pf.xi.x.array[inside].min() > 0.99  # metal after the relaxation (tail e^(-2 d / l) = 0.25 %)
+    V1 = pf.Vx
+    dist = _distance_to_surface(d, V1, ["coating"])
+    k = pf.kinetics.x.array
+    expected = np.where(dist > 0, 1 + 8 * np.exp(-dist / 0.5e-6), 9.0)
+    np.testing.assert_allclose(k[: dist.size], expected, rtol=1e-12)
+    mid = dolfinx_midpoints(d)
+    above = (mid[:, 1] > 2.0e-6) & (mid[:, 1] < 2.3e-6)
+    far = mid[:, 1] > 6e-6  # 4 um from the host: 1 + 8 exp(-8)
+    assert k[above].min() > 4.0 and k[far].max() < 1.003
+    data["study"]["protocol"] = ["Plate at 300 mA/cm^2 for 0.2 s"]
+    out = tmp_path / "out"
+    run_ok(write(tmp_path, data), "-o", out, "-q")
+    m = json.loads((out / "metrics.json").read_text())
+    print(f"host run: Faraday ratio {m['faraday_ratio']:.6f}, front {m['deposit_height_final_m'] * 1e6:.3f} um")
+    assert m["status"] == "completed" and m["faraday_ratio"] == pytest.approx(1.0, abs=0.01)
+    assert m["deposit_height_final_m"] > 2.0e-6  # Li grows on the host's top
+    data["study"]["protocol"] = ["Plate at 1 mA/cm^2 for 1 s", "Strip at 1 mA/cm^2 for 1 s"]
+    with pytest.raises(UserError, match="plates only"):
+        cases_from_dict(data)
+
+
+def dolfinx_midpoints(d):
+    from solver._dolfinx import dolfinx
+
+    tdim = d.mesh.topology.dim
+    imap = d.mesh.topology.index_map(tdim)
+    return dolfinx.mesh.compute_midpoints(d.mesh, tdim, np.arange(imap.size_local + imap.num_ghosts,
+                                                                   dtype=np.int32))
