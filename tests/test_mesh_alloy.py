@@ -198,7 +198,8 @@ def test_posts_3d_measures():
     "kwargs",
     [
         {"generations": 1, "mesh_skeleton": True, "lithium_thickness": "2 um"},
-        {"generations": 2, "branch_sites": 1, "coverage": 0.5, "width": "16 um", "pitch": "8 um"},
+        {"generations": 2, "branch_sites": 1, "coverage": 0.5, "width": "16 um", "pitch": "8 um",
+         "trunk_width": "2.5 um", "branch_width_ratio": 0.8},
     ],
 )
 def test_trees_3d(kwargs):
