@@ -16,3 +16,4 @@ __all__ = ["BUILDERS", "GeometryInfo", "MeshOptions", "generate", "register"]
 # Register the builders shipped with the project.
 from meshes import bud  # noqa: E402,F401
 from meshes import deposit  # noqa: E402,F401
+from meshes import homs  # noqa: E402,F401
