@@ -17,3 +17,4 @@ __all__ = ["BUILDERS", "GeometryInfo", "MeshOptions", "generate", "register"]
 from meshes import bud  # noqa: E402,F401
 from meshes import deposit  # noqa: E402,F401
 from meshes import alloy  # noqa: E402,F401
+from meshes import homs  # noqa: E402,F401
