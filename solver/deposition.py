@@ -23,7 +23,7 @@ from solver.physics.phasefield import PhaseField, PhaseFieldParameters, region_i
 from solver.piezo_layer import GrowthCoupling
 from solver.physics.potential import FARADAY
 from solver.scenario import (
-    Case, ElectrolyteMaterial, HostMaterial, LithiumMaterial, PorousLayerMaterial, SolidElectrolyteMaterial,
+    Case, ElectrolyteMaterial, LithiumMaterial, PorousLayerMaterial, SolidElectrolyteMaterial,
 )
 
 
@@ -45,31 +45,9 @@ def parameters(case: Case) -> PhaseFieldParameters:
     )
 
 
-def _distance_to_surface(domain: Domain, V1, regions: list[str]) -> np.ndarray:
-    """Distance (m) from each cell's midpoint (local cells, ghosts included) to the nearest node
-    on the surface of ``regions`` (nodes partly inside them); 0 for the regions' own cells."""
-    mesh = domain.mesh
-    tdim = mesh.topology.dim
-    share = region_indicator(domain, V1, regions)
-    coords = V1.tabulate_dof_coordinates()
-    owned = V1.dofmap.index_map.size_local
-    surface = coords[:owned][(share[:owned] > 1e-12) & (share[:owned] < 1 - 1e-12)]
-    surface = np.concatenate(domain.comm.allgather(surface)) if domain.comm.size > 1 else surface
-    n = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
-    mid = dolfinx.mesh.compute_midpoints(mesh, tdim, np.arange(n, dtype=np.int32))
-    out = np.full(n, np.inf)
-    for a in range(0, len(surface), 2048):  # bounded memory: cells x 2048 distances at a time
-        block = surface[a:a + 2048]
-        d2 = ((mid[:, None, :] - block[None, :, :]) ** 2).sum(axis=2)
-        out = np.minimum(out, np.sqrt(d2.min(axis=1)))
-    for r in regions:
-        out[domain.region_cells(r)] = 0.0
-    return out
-
-
 class Observer:
     """History row of the phase field: deposit height (the highest point of xi = 1/2 above the
-    flat Li surface), the mean rise a flat front would have (deposited Li x V_m / projected area),
+    flat Li surface; over the first nucleus when there are nuclei), the mean rise a flat front would have (deposited Li x V_m / projected area),
     their difference (protrusion), tip velocity, charge passed, Faraday ratio (deposited Li x F /
     charge), interface measure and roughness (interface measure / flat one)."""
 
@@ -83,7 +61,7 @@ class Observer:
         m = self.m
         current = pf.counter_current()
         charge = self.charge + current * (pf.time - self.last_time)
-        height = pf.deposit_height() - m.surface
+        height = pf.deposit_height(around=m.nucleus) - m.surface
         deposited = pf.lithium_amount() - m.lithium0
         interface = pf.interface_measure()
         velocity = ((height - self.last_height) / (pf.time - self.last_time)
@@ -123,8 +101,7 @@ class PhaseFieldModel:
         p = parameters(case)
         V1 = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", s.solver.degree))
         li_regions = [r for m in s.materials.values() if isinstance(m, LithiumMaterial) for r in m.regions]
-        hosts = {r: m for m in s.materials.values() if isinstance(m, HostMaterial) for r in m.regions}
-        xi0 = region_indicator(domain, V1, li_regions + list(hosts))  # a host counts as metal
+        xi0 = region_indicator(domain, V1, li_regions)
         Q = dolfinx.fem.functionspace(domain.mesh, ("DG", 0))
         transport, kinetics = dolfinx.fem.Function(Q), dolfinx.fem.Function(Q)
         transport.x.array[:] = 1.0
@@ -140,9 +117,6 @@ class PhaseFieldModel:
                     transport.x.array[cells] = mat.conductivity / p.conductivity
                     kinetics.x.array[cells] = 0.0
                     solids.append(r)
-        for mat in {id(m): m for m in hosts.values()}.values():
-            d = _distance_to_surface(domain, V1, mat.regions)
-            kinetics.x.array[:] = np.maximum(kinetics.x.array, 1 + (mat.kinetic_factor - 1) * np.exp(-d / mat.band))
         transport.x.scatter_forward()
         kinetics.x.scatter_forward()
         solid_dofs = None
@@ -165,6 +139,10 @@ class PhaseFieldModel:
             self.piezo.update(pf)
             self.checkpoint_fields["piezo_potential"] = self.piezo.psi
         self.surface = float(domain.landmarks.get("surface", 0.0))
+        # with nuclei, the height is the level set's over the first nucleus (within its base radius)
+        apexes = domain.landmarks.get("apex") or []
+        nuclei = getattr(case.geometry, "nuclei", None)
+        self.nucleus = (apexes[0], nuclei.base_radius) if apexes and nuclei is not None else None
         self.lithium0 = pf.lithium_amount()
         # the flat electrode's interface measure: the projected area (2D: the width; axisymmetric:
         # pi R^2, as the weighted measure)

@@ -163,28 +163,8 @@ class LithiumMaterial(Strict):
     regions: list[str] = Field(..., min_length=1, description="geometry regions made of Li metal")
 
 
-class HostMaterial(Strict):
-    """An electronically conducting, lithiophilic host as a region (phase field only), e.g. the
-    Li3Mg7 alloy skeleton of Zhang et al. (Adv. Funct. Mater. 2021): metal at the electrode
-    potential (xi = 1 at the start, like Li), on whose surface Li deposits ``kinetic_factor``
-    times faster than on Li; the factor decays as exp(-d / band) with the distance d from the
-    host's surface, so Li on Li far from the host grows at the Li rate. The host is not held
-    apart from Li (a stripping step could dissolve it), so protocols with a host plate only."""
-
-    type: Literal["host"]
-    kinetic_factor: float = Field(
-        9.0, ge=0, description="deposition-rate multiplier (L_eta) at the host's surface: 9 for Li3Mg7 vs bare Li "
-        "(apparent i0 3.71 vs 0.41 mA/cm^2, Zhang et al. 2021 [paper])",
-    )
-    band: Length = Field(
-        0.5e-6, gt=0, description="decay length of the factor away from the surface (assumption: about the "
-        "interface width sqrt(2 kappa/W), 0.5 um with the default constants)",
-    )
-    regions: list[str] = Field(..., min_length=1, description="geometry regions made of the host")
-
-
-Material = Annotated[Union[ElectrolyteMaterial, PorousLayerMaterial, SolidElectrolyteMaterial, LithiumMaterial,
-                           HostMaterial], Field(discriminator="type")]
+Material = Annotated[Union[ElectrolyteMaterial, PorousLayerMaterial, SolidElectrolyteMaterial, LithiumMaterial],
+                     Field(discriminator="type")]
 
 
 # ----------------------------------------------------------------------------- physics
@@ -639,7 +619,7 @@ def parse_set(option: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-_TAGS = {"electrolyte", "porous_layer", "solid_electrolyte", "lithium", "host"}  # discriminator values of Material
+_TAGS = {"electrolyte", "porous_layer", "solid_electrolyte", "lithium"}  # discriminator values of Material
 
 
 def _unwrap(annotation):
@@ -833,17 +813,6 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
         problems.append(f"{where}physics.phase_field.anisotropy: in 3D only the cubic (mode 4, angle 0) form exists")
     if has_li and s.physics.model != "phase_field":
         problems.append(f"{where}materials: Li metal regions ('lithium') are meshed for the phase field only")
-    if any(isinstance(m, HostMaterial) for m in s.materials.values()):
-        if s.physics.model != "phase_field":
-            problems.append(f"{where}materials: host regions ('host') are for the phase field; in the current-"
-                            "distribution models the host's surface is an electrode boundary (leave it unmeshed)")
-        elif s.study.protocol:
-            from solver import protocol as protocol_lib
-
-            steps = protocol_lib.expand(s.study.protocol, 1)
-            if any(st.kind == "strip" or (st.potential or 0.0) > 0 for st in steps):
-                problems.append(f"{where}study.protocol: with a host region the phase field plates only (the "
-                                "host is metal like Li and would dissolve on stripping)")
     if s.physics.counter.type == "electrode" and s.physics.model != "tertiary":
         problems.append(f"{where}physics.counter.type: 'electrode' needs the tertiary model")
     if s.physics.model == "tertiary" and s.physics.piezo is not None:

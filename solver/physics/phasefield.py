@@ -28,6 +28,10 @@ differentiates it). Noise: a uniform random number in [-1, 1] per node and step,
 ``noise`` (1/s) and h'(xi) (the interface only), from a hash of the node's coordinates, the step
 number and the seed: the same in serial and in parallel.
 
+An optional extra potential felt by the ions only (``set_ion_potential``, e.g. a screened piezo
+potential in a layer) enters through phi + ion_potential in the migration flux, the ionic current
+and the overpotential; explicit couplings update it from ``before_step``.
+
 Time: backward Euler (``solver.stepping.Integrator``); SNES Newton with MUMPS LU.
 """
 
@@ -432,29 +436,35 @@ class PhaseField:
         """int |grad xi| dx: the interface length (2D, per metre of depth) or area (3D)."""
         return self._integral(ufl.sqrt(ufl.inner(ufl.grad(self.xi), ufl.grad(self.xi)) + 1e-300))
 
-    def deposit_height(self, axis: int | None = None) -> float:
+    def deposit_height(self, axis: int | None = None, around=None) -> float:
         """Largest coordinate along ``axis`` (default: the last) of the xi = 1/2 level set, from
-        the crossings of 1/2 along the cells' edges (P1; nodal for higher degrees)."""
+        the crossings of 1/2 along the cells' edges (P1; nodal for higher degrees). ``around =
+        (point, radius)`` keeps the crossings within ``radius`` of ``point`` across the axis (e.g.
+        the column over one nucleus)."""
         mesh = self.domain.mesh
         axis = mesh.geometry.dim - 1 if axis is None else axis
-        x = self.Vx.tabulate_dof_coordinates()[:, axis]
+        X = self.Vx.tabulate_dof_coordinates()[:, : mesh.geometry.dim]
         xi = self.xi.x.array
         if self.Vx.element.basix_element.degree == 1:
             cells = self.Vx.dofmap.list[: mesh.topology.index_map(mesh.topology.dim).size_local]
-            best = -np.inf
+            points = []
             k = cells.shape[1]
             for a in range(k):
                 for b in range(a + 1, k):
                     ia, ib = cells[:, a], cells[:, b]
                     fa, fb = xi[ia] - 0.5, xi[ib] - 0.5
-                    cross = fa * fb <= 0
-                    cross &= fa != fb
-                    if cross.any():
-                        t = fa[cross] / (fa[cross] - fb[cross])
-                        best = max(best, float((x[ia[cross]] + t * (x[ib[cross]] - x[ia[cross]])).max()))
-            local = best
+                    cross = (fa * fb <= 0) & (fa != fb)
+                    t = (fa[cross] / (fa[cross] - fb[cross]))[:, None]
+                    points.append(X[ia[cross]] + t * (X[ib[cross]] - X[ia[cross]]))
+            points = np.concatenate(points) if points else np.zeros((0, X.shape[1]))
         else:
-            local = float(x[xi >= 0.5].max(initial=-np.inf))
+            points = X[xi >= 0.5]
+        if around is not None:
+            centre, radius = np.asarray(around[0], dtype=float), around[1]
+            lateral = [i for i in range(X.shape[1]) if i != axis]
+            offset = points[:, lateral] - centre[lateral]
+            points = points[np.einsum("ij,ij->i", offset, offset) <= radius**2]
+        local = float(points[:, axis].max(initial=-np.inf))
         return self.domain.comm.allreduce(local, op=MPI.MAX)
 
 
