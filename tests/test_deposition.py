@@ -250,3 +250,23 @@ def test_piezo_poling_reverses_psi_and_unscreened_ions_see_it(tmp_path):
     print(f"height after 0.2 s: passive {runs['passive']['deposit_height_m'][-1] * 1e6:.5f} um, "
           f"piezo (up) {runs['up']['deposit_height_m'][-1] * 1e6:.5f} um")
     assert abs(change) > 1e-10 and "piezo_potential_max_V" in runs["up"]
+
+
+def test_restart_with_the_piezo_layer_continues_the_same_run(tmp_path):
+    """psi and the step of its last update come back with a checkpoint: a restart gives the
+    continuous run's history, piezo potential included."""
+    data = _piezo_cell(update_interval=3)
+    data["study"]["protocol"] = ["Plate at 300 mA/cm^2 for 0.3 s"]
+    data["study"]["output_interval"] = "0.1 s"
+    out = tmp_path / "full"
+    run_ok(write(tmp_path, data), "-o", out, "-q")
+    cut = tmp_path / "cut"
+    shutil.copytree(out, cut)
+    for f in (cut / "checkpoints").glob("checkpoint_*.npz"):
+        if int(f.stem.split("_")[1]) > 1:  # keep t = 0 and t = 0.1 s
+            f.unlink()
+    run_ok("--restart", cut, "-q")
+    a, b = history(out), history(cut)
+    assert a["time_s"].size == b["time_s"].size
+    for key in ("deposit_height_m", "piezo_potential_max_V", "cell_voltage_V"):
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-7)
