@@ -93,7 +93,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
 from meshes.bud import _threshold, _um
 from solver.units import Length
 
@@ -492,22 +492,10 @@ def build(params: AlloyParams, options: MeshOptions) -> GeometryInfo:
     for (_, tag), name in sorted(owner.items()):
         regions.setdefault(name, []).append(tag)
     boundaries = _classify_boundaries(params, dim, {tag: name for (_, tag), name in owner.items()})
-    expected = names(params)
-    if (set(regions), set(boundaries)) != expected:
-        raise RuntimeError(
-            f"alloy_skeleton: Gmsh produced regions {sorted(regions)} and boundaries "
-            f"{sorted(boundaries)}, expected {sorted(expected[0])} and {sorted(expected[1])}"
-        )
-    for name, tags in regions.items():
-        gmsh.model.addPhysicalGroup(dim, tags, _REGION_TAGS[name], name=name)
-    for name, tags in boundaries.items():
-        gmsh.model.addPhysicalGroup(dim - 1, tags, _BOUNDARY_TAGS[name], name=name)
+    name_groups("alloy_skeleton", dim, regions, boundaries, names(params), _REGION_TAGS, _BOUNDARY_TAGS)
 
     _set_sizes(params, options, dim, boundaries)
-    gmsh.option.setNumber("Mesh.ElementOrder", options.order)
-    gmsh.option.setNumber("Mesh.HighOrderOptimize", 2 if options.order == 2 else 0)
-    gmsh.model.mesh.generate(dim)
-    gmsh.model.mesh.affineTransform([_UM, 0, 0, 0, 0, _UM, 0, 0, 0, 0, _UM, 0])
+    mesh_in_metres(dim, options.order, _UM)
 
     return GeometryInfo(
         gdim=dim,

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from solver.units import Length
 
-__all__ = ["GeometryInfo", "MeshOptions", "Builder", "BUILDERS", "register", "generate"]
+__all__ = ["GeometryInfo", "MeshOptions", "Builder", "BUILDERS", "register", "generate", "name_groups",
+           "mesh_in_metres"]
 
 
 class MeshOptions(BaseModel):
@@ -140,3 +141,33 @@ def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, lo
     info.boundaries = {n: g.tag for n, g in mesh_data.physical_groups.items() if g.dim == tdim - 1}
     mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
     return mesh, mesh_data.cell_tags, mesh_data.facet_tags, info
+
+
+def name_groups(builder: str, dim: int, regions: dict[str, list[int]], boundaries: dict[str, list[int]],
+                expected: tuple[set[str], set[str]], region_tags: dict[str, int],
+                boundary_tags: dict[str, int]) -> None:
+    """Check that Gmsh produced the names ``names(params)`` promised (``expected``) and add the
+    physical groups (fixed tags per name) to the current model."""
+    import gmsh
+
+    if (set(regions), set(boundaries)) != expected:
+        raise RuntimeError(
+            f"{builder}: Gmsh produced regions {sorted(regions)} and boundaries {sorted(boundaries)}, "
+            f"expected {sorted(expected[0])} and {sorted(expected[1])}"
+        )
+    for name, tags in regions.items():
+        gmsh.model.addPhysicalGroup(dim, tags, region_tags[name], name=name)
+    for name, tags in boundaries.items():
+        gmsh.model.addPhysicalGroup(dim - 1, tags, boundary_tags[name], name=name)
+
+
+def mesh_in_metres(dim: int, order: int, unit: float = 1e-6) -> None:
+    """Mesh the current model (built in units of ``unit`` metres, micrometres by default: OCC's
+    absolute tolerance is too coarse for metres) with the given element order, curving and
+    untangling order-2 elements along the boundary, then scale the nodes to metres."""
+    import gmsh
+
+    gmsh.option.setNumber("Mesh.ElementOrder", order)
+    gmsh.option.setNumber("Mesh.HighOrderOptimize", 2 if order == 2 else 0)
+    gmsh.model.mesh.generate(dim)
+    gmsh.model.mesh.affineTransform([unit, 0, 0, 0, 0, unit, 0, 0, 0, 0, unit, 0])

@@ -60,7 +60,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
 from solver.units import Length
 
 __all__ = ["BudShape", "Coating", "BudParams", "bud_centres", "names", "build"]
@@ -496,23 +496,10 @@ def build(params: BudParams, options: MeshOptions) -> GeometryInfo:
     regions = {"electrolyte": [t for _, t in fluid], "coating": [t for _, t in coating]}
     regions = {name: tags for name, tags in regions.items() if tags}
     boundaries = _classify_boundaries(params, dim)
-    expected = names(params)
-    if (set(regions), set(boundaries)) != expected:
-        raise RuntimeError(
-            f"li_bud: Gmsh produced regions {sorted(regions)} and boundaries "
-            f"{sorted(boundaries)}, expected {sorted(expected[0])} and {sorted(expected[1])}"
-        )
-    for name, tags in regions.items():
-        gmsh.model.addPhysicalGroup(dim, tags, _REGION_TAGS[name], name=name)
-    for name, tags in boundaries.items():
-        gmsh.model.addPhysicalGroup(dim - 1, tags, _BOUNDARY_TAGS[name], name=name)
+    name_groups("li_bud", dim, regions, boundaries, names(params), _REGION_TAGS, _BOUNDARY_TAGS)
 
     _set_sizes(params, options, dim, regions, boundaries)
-    gmsh.option.setNumber("Mesh.ElementOrder", options.order)
-    # Curve order-2 elements along the boundary, then untangle those that fold.
-    gmsh.option.setNumber("Mesh.HighOrderOptimize", 2 if options.order == 2 else 0)
-    gmsh.model.mesh.generate(dim)
-    gmsh.model.mesh.affineTransform([_UM, 0, 0, 0, 0, _UM, 0, 0, 0, 0, _UM, 0])
+    mesh_in_metres(dim, options.order, _UM)
 
     return GeometryInfo(
         gdim=dim,

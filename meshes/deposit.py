@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
 from meshes.bud import BudShape, _bud, _um, bud_centres
 from solver.units import Length
 
@@ -169,12 +169,7 @@ def build(params: DepositParams, options: MeshOptions) -> GeometryInfo:
         else:
             groups["side"].append(tag)
     groups = {k: v for k, v in groups.items() if v}
-    if (set(regions), set(groups)) != names(params):
-        raise RuntimeError(f"deposition_cell: Gmsh produced {sorted(regions)} / {sorted(groups)}")
-    for name, tags in regions.items():
-        gmsh.model.addPhysicalGroup(dim, tags, _REGION_TAGS[name], name=name)
-    for name, tags in groups.items():
-        gmsh.model.addPhysicalGroup(dim - 1, tags, _BOUNDARY_TAGS[name], name=name)
+    name_groups("deposition_cell", dim, regions, groups, names(params), _REGION_TAGS, _BOUNDARY_TAGS)
 
     field = gmsh.model.mesh.field
     fine, far = options.size_electrode / _UM, options.size_far / _UM
@@ -196,9 +191,7 @@ def build(params: DepositParams, options: MeshOptions) -> GeometryInfo:
     field.setAsBackgroundMesh(box)
     for option in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
         gmsh.option.setNumber(f"Mesh.{option}", 0)
-    gmsh.option.setNumber("Mesh.ElementOrder", options.order)
-    gmsh.model.mesh.generate(dim)
-    gmsh.model.mesh.affineTransform([_UM, 0, 0, 0, 0, _UM, 0, 0, 0, 0, _UM, 0])
+    mesh_in_metres(dim, options.order, _UM)
     return GeometryInfo(
         gdim=dim, axisymmetric=axi,
         regions={k: _REGION_TAGS[k] for k in regions},
