@@ -106,7 +106,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
 from meshes.bud import _um
 from solver.units import Dimensionless, Length
 
@@ -501,16 +501,7 @@ def build(params: SseParams, options: MeshOptions) -> GeometryInfo:
     for (_, tag), kind in sorted(region_of.items()):
         regions.setdefault(kind, []).append(tag)
     boundaries = _classify(params, dim, {tag: kind for (_, tag), kind in region_of.items()})
-    expected = names(params)
-    if (set(regions), set(boundaries)) != expected:
-        raise RuntimeError(
-            f"sse_anode: Gmsh produced regions {sorted(regions)} and boundaries {sorted(boundaries)}, "
-            f"expected {sorted(expected[0])} and {sorted(expected[1])}"
-        )
-    for name, tags in regions.items():
-        gmsh.model.addPhysicalGroup(dim, tags, _REGION_TAGS[name], name=name)
-    for name, tags in boundaries.items():
-        gmsh.model.addPhysicalGroup(dim - 1, tags, _BOUNDARY_TAGS[name], name=name)
+    name_groups("sse_anode", dim, regions, boundaries, names(params), _REGION_TAGS, _BOUNDARY_TAGS)
 
     h = {k: s / _UM for k, s in sizes(params, options).items()}
     lateral_lo, lateral_hi = [-half] * (dim - 1), [half] * (dim - 1)
@@ -528,10 +519,7 @@ def build(params: SseParams, options: MeshOptions) -> GeometryInfo:
     field.setAsBackgroundMesh(smallest)
     for option in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
         gmsh.option.setNumber(f"Mesh.{option}", 0)
-    gmsh.option.setNumber("Mesh.ElementOrder", options.order)
-    gmsh.option.setNumber("Mesh.HighOrderOptimize", 2 if options.order == 2 else 0)
-    gmsh.model.mesh.generate(dim)
-    gmsh.model.mesh.affineTransform([_UM, 0, 0, 0, 0, _UM, 0, 0, 0, 0, _UM, 0])
+    mesh_in_metres(dim, options.order, _UM)
 
     n = patch_count(params)
     rho = section_radius(params)
