@@ -18,3 +18,4 @@ from meshes import bud  # noqa: E402,F401
 from meshes import deposit  # noqa: E402,F401
 from meshes import alloy  # noqa: E402,F401
 from meshes import homs  # noqa: E402,F401
+from meshes import film  # noqa: E402,F401
