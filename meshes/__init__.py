@@ -19,3 +19,4 @@ from meshes import deposit  # noqa: E402,F401
 from meshes import alloy  # noqa: E402,F401
 from meshes import homs  # noqa: E402,F401
 from meshes import sse  # noqa: E402,F401
+from meshes import film  # noqa: E402,F401
