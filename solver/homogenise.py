@@ -144,14 +144,9 @@ class FilmAsr:
 # ----------------------------------------------------------------------------- helpers
 def build_domain(builder: str, params, options, comm=MPI.COMM_WORLD) -> Domain:
     """Mesh a registered builder's geometry and wrap it in a Domain."""
-    import meshes
+    from solver.study import mesh_domain
 
-    b = meshes.BUILDERS[builder]
-    if not isinstance(params, b.params):
-        params = b.params.model_validate(params)
-    mesh, cell_tags, facet_tags, info = meshes.generate(b, params, options, comm, log=lambda *a: None)
-    return Domain(mesh, cell_tags, facet_tags, info.regions, info.boundaries, info.axisymmetric,
-                  info.projected_area, info.landmarks)
+    return mesh_domain(builder, params, options, comm)
 
 
 def _sigma_field(domain: Domain, conductivity: dict[str, float], floor: float):

@@ -39,9 +39,15 @@ class Log:
 
 
 def build_domain(case: Case, comm) -> Domain:
-    s = case.scenario
-    builder = meshes.BUILDERS[s.geometry.builder]
-    mesh, cell_tags, facet_tags, info = meshes.generate(builder, case.geometry, s.mesh, comm)
+    return mesh_domain(case.scenario.geometry.builder, case.geometry, case.scenario.mesh, comm)
+
+
+def mesh_domain(builder: str, params, options, comm) -> Domain:
+    """Mesh a registered builder's geometry (parameters as a model or a dict) into a Domain."""
+    b = meshes.BUILDERS[builder]
+    if not isinstance(params, b.params):
+        params = b.params.model_validate(params)
+    mesh, cell_tags, facet_tags, info = meshes.generate(b, params, options, comm)
     return Domain(
         mesh, cell_tags, facet_tags, info.regions, info.boundaries, info.axisymmetric,
         info.projected_area, info.landmarks,
