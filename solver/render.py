@@ -4,13 +4,17 @@
 ``fields.vtkhdf`` and ``electrode_current.csv``, and writes into ``<folder>/pictures/``:
 
 ``<case>_potential.png``
-    electrolyte potential (mV) with current-density streamlines, the electrode (Li, grey)
-    and coating/electrolyte interfaces outlined. Axisymmetric results are mirrored about
-    the axis; 3D results are shown on the vertical slice ``y = y_apex`` through the apex.
+    electrolyte potential (mV) with current-density streamlines, the electrode surface (black:
+    its own boundary facets, so overhanging branches and closed shells are drawn as they are),
+    solids (grey: whatever the electrolyte mesh does not cover) and coating/electrolyte
+    interfaces outlined. Axisymmetric results are mirrored about
+    the axis; 3D results are shown on the vertical slice ``y = y_apex`` through the apex (of the
+    folder's first case, so that all cases share the plane; kept off the side walls).
 ``<case>_current.png``
     current-density magnitude (mA/cm^2), zoomed on the (first) bud.
 ``electrode_current.png``
-    plating current density along the electrode for every case (matplotlib).
+    plating current density along the electrode for every case (matplotlib); against the
+    height above the foil instead when an electrode is not a graph over x (skeletons, shells).
 ``comparison.png`` (two or more cases)
     the current-density maps side by side with one colour scale and one zoom window.
 ``<case>_piezo.png`` (cases with a piezoelectric layer, ``layer.vtkhdf``)
@@ -29,6 +33,7 @@ import csv
 import json
 import math
 import os
+import textwrap
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +52,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 pv.OFF_SCREEN = True
 
@@ -57,7 +63,7 @@ A_M2_PER_MA_CM2 = 10.0  # 1 mA/cm^2 = 10 A/m^2
 
 POTENTIAL_CMAP = "viridis"
 CURRENT_CMAP = "turbo"
-LI_COLOR = "#b8b8b8"
+LI_COLOR = "#b8b8b8"  # solids: Li, alloy, Cu (everything that is not electrolyte)
 ELECTRODE_COLOR = "black"
 INTERFACE_COLOR = "white"
 STREAM_COLOR = "white"
@@ -283,7 +289,7 @@ class Section:
 
     name: str
     grid: pv.DataSet
-    electrode_path: np.ndarray  # (n, 2) electrode outline ordered along x, um
+    electrode_path: np.ndarray  # (n, 2) electrode vertices ordered along x, um
     interface: pv.PolyData  # region-boundary lines, z = 0, um
     apex: tuple[float, float]
     bud_size: float  # um, max(bud height, base radius); 0 without a bud
@@ -294,6 +300,13 @@ class Section:
     interface_label: str = "region interface"
     interface_color: str = INTERFACE_COLOR
     metrics: dict = field(default_factory=dict)
+    # the electrode's own boundary facets (2D: edges; 3D: their cut by the section plane), um;
+    # None: not known, the ordered electrode_path is drawn instead
+    electrode_lines: pv.PolyData | None = None
+    # grey where the grid does not cover the window (cut-out solids); False: grey under the
+    # electrode_path only (grids that cover part of the electrolyte, e.g. a layer)
+    solid_fill: bool = True
+    slice_y: float | None = None  # 3D: the section plane y = slice_y (m)
 
 
 def _apex(points: np.ndarray, vertical: int) -> np.ndarray:
@@ -306,7 +319,10 @@ def _apex(points: np.ndarray, vertical: int) -> np.ndarray:
     return points[cand[int(np.argmin(r2))]]
 
 
-def _section(case: CaseFiles) -> Section:
+def _section(case: CaseFiles, y0: float | None = None) -> Section:
+    """The planar section of a case: 2D / axisymmetric as they are; 3D on the vertical plane
+    y = ``y0`` (m), by default through the apex (kept 1 % of the width off the side walls, where
+    the cut would run along the wall's faces)."""
     raw = pv.read(str(case.fields))
     if isinstance(raw, pv.MultiBlock):
         raw = raw.combine()
@@ -349,8 +365,10 @@ def _section(case: CaseFiles) -> Section:
         out.cell_data["region"] = region
         iface_lines = _lines(out.points, iface)
         path = (case.electrode.xyz[:, :2] * UM) if case.electrode is not None else np.zeros((0, 2))
+        elec_lines = _lines(out.points, _electrode_facets(pts, boundary, case.electrode, tdim))
         if dim == "axisymmetric":
             out, iface_lines = _mirror(out, iface_lines)
+            elec_lines = _mirror_lines(elec_lines)
             path = np.vstack([path, path * [-1, 1]])
         if len(path):
             path = path[np.lexsort((path[:, 1], path[:, 0]))]
@@ -359,14 +377,18 @@ def _section(case: CaseFiles) -> Section:
             apex = np.array([0.0, 0.0])
         labels = ("r (µm)", "z (µm)") if dim == "axisymmetric" else ("x (µm)", "y (µm)")
         return Section(case.name, out, path, iface_lines, (float(apex[0]), float(apex[1])), bud_size,
-                       coating, *labels, metrics=case.metrics, interface_label=iface_label)
+                       coating, *labels, metrics=case.metrics, interface_label=iface_label,
+                       electrode_lines=elec_lines)
 
     # 3D: the vertical plane y = y_apex, shown as (x, z) -> (x, y)
     if case.electrode is not None:
         apex3 = _apex(case.electrode.xyz, 2)
     else:
         apex3 = np.array([0.0, 0.0, 0.0])
-    y0 = float(apex3[1])
+    if y0 is None:
+        lo, hi = float(pts[:, 1].min()), float(pts[:, 1].max())
+        inset = 0.01 * (hi - lo)
+        y0 = float(np.clip(apex3[1], lo + inset, hi - inset))
     scale = float(np.ptp(pts, axis=0).max()) * UM
     grid.cell_data["current"] = vec
     grid.cell_data["magnitude"] = mag / A_M2_PER_MA_CM2
@@ -386,26 +408,53 @@ def _section(case: CaseFiles) -> Section:
     sec = _to_plane(cut).clean(tolerance=1e-9, absolute=False)  # the cut repeats points
     v = np.asarray(sec.cell_data["current"])
     sec.cell_data["current"] = np.c_[v[:, 0], v[:, 2], np.zeros(len(v))]
-    # electrode vertices: the CSV rows (the mesh field is not reliable off the electrode)
-    elec_mask = np.zeros(len(pts), dtype=bool)
-    if case.electrode is not None and len(boundary):
-        verts = np.unique(boundary)
-        tol = 1e-6 * max(float(np.ptp(pts, axis=0).max()), 1e-30)
-        elec_mask[verts] = _match_points(pts[verts], case.electrode.xyz, tol)
-    elec_faces = boundary[elec_mask[boundary].all(axis=1)]
+    # electrode faces: boundary faces whose vertices are all CSV rows (the mesh field is not
+    # reliable off the electrode), cut by the plane into segments
+    elec_faces = _electrode_facets(pts, boundary, case.electrode, tdim)
     path = np.zeros((0, 2))
+    elec_lines = pv.PolyData()
     if len(elec_faces):
         ecut = _triangles(pts, elec_faces).slice(normal=(0, 1, 0), origin=(0, y0, 0))
         if ecut.n_points:
             p = np.asarray(ecut.points)
             path = np.c_[p[:, 0], p[:, 2]] * UM
             path = path[np.lexsort((path[:, 1], path[:, 0]))]
+            elec_lines = _to_plane(ecut)
     iface_lines = pv.PolyData()
     if len(iface):
         iface_lines = _to_plane(_triangles(pts, iface).slice(normal=(0, 1, 0), origin=(0, y0, 0)))
     return Section(case.name, sec, path, iface_lines, (float(apex3[0] * UM), float(apex3[2] * UM)),
                    bud_size, coating, "x (µm)", "z (µm)", note=f"slice y = {_snap(y0 * UM, scale):.3g} µm",
-                   metrics=case.metrics, interface_label=iface_label)
+                   metrics=case.metrics, interface_label=iface_label, electrode_lines=elec_lines, slice_y=y0)
+
+
+def _electrode_facets(pts: np.ndarray, boundary: np.ndarray, electrode: Electrode | None, tdim: int) -> np.ndarray:
+    """The mesh's boundary facets (rows of vertex indices into ``pts``, m) that lie on the electrode:
+    every vertex is an electrode vertex of the CSV, and the facet is not on a side wall or the
+    axis (a wall facet can join two electrode vertices, e.g. across a cut shell)."""
+    if electrode is None or len(boundary) == 0:
+        return np.zeros((0, tdim), dtype=int)
+    verts = np.unique(boundary)
+    scale = max(float(np.ptp(pts, axis=0).max()), 1e-30)
+    tol = 1e-6 * scale
+    mask = np.zeros(len(pts), dtype=bool)
+    mask[verts] = _match_points(pts[verts], electrode.xyz, tol)
+    faces = boundary[mask[boundary].all(axis=1)]
+    horizontal = range(tdim - 1)  # x (2D); x and y (3D): the side walls are planes of constant x or y
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    on_wall = np.zeros(len(faces), dtype=bool)
+    for a in horizontal:
+        c = pts[faces][:, :, a]
+        on_wall |= np.all(np.abs(c - lo[a]) <= tol, axis=1) | np.all(np.abs(c - hi[a]) <= tol, axis=1)
+    return faces[~on_wall]
+
+
+def _mirror_lines(lines: pv.PolyData) -> pv.PolyData:
+    """Axisymmetric: lines and their reflection about r = 0."""
+    if lines.n_points == 0:
+        return lines
+    lp = np.asarray(lines.points)
+    return pv.PolyData(lp, lines=lines.lines) + pv.PolyData(lp * [-1, 1, 1], lines=lines.lines)
 
 
 def _to_plane(poly: pv.PolyData) -> pv.PolyData:
@@ -565,10 +614,17 @@ def _scene(sec: Section, window, scalars: str, cmap: str, clim, stream: bool = F
             lines = _streamlines(sec, window)
             if lines is not None:
                 pl.add_mesh(lines, color=STREAM_COLOR, line_width=0.7 * lw, lighting=False, opacity=0.9)
-        li = _li_fill(sec.electrode_path, x0, x1, y0 - 2 * pad)
-        if li is not None:
-            pl.add_mesh(li, color=LI_COLOR, lighting=False)
-        if len(sec.electrode_path) >= 2:
+        if sec.solid_fill:  # grey behind the electrolyte: shows through cut-out solids and below
+            back = pv.Plane(center=((x0 + x1) / 2, (view[2] + y1) / 2, -0.01 * max(w, h)), direction=(0, 0, 1),
+                            i_size=1.02 * w, j_size=1.02 * h)
+            pl.add_mesh(back, color=LI_COLOR, lighting=False)
+        else:
+            li = _li_fill(sec.electrode_path, x0, x1, y0 - 2 * pad)
+            if li is not None:
+                pl.add_mesh(li, color=LI_COLOR, lighting=False)
+        if sec.electrode_lines is not None and sec.electrode_lines.n_points:
+            pl.add_mesh(sec.electrode_lines, color=ELECTRODE_COLOR, line_width=1.2 * lw, lighting=False)
+        elif len(sec.electrode_path) >= 2:
             line = pv.lines_from_points(np.c_[sec.electrode_path, np.zeros(len(sec.electrode_path))])
             pl.add_mesh(line, color=ELECTRODE_COLOR, line_width=1.2 * lw, lighting=False)
         if sec.interface.n_points:
@@ -602,7 +658,9 @@ def _legend(ax, sec: Section, stream: bool = False, fontsize=10):
     """Explain the lines drawn into the rendered scene (proxy artists)."""
     handles = []
     if len(sec.electrode_path) >= 2:
-        handles.append(Line2D([], [], color=ELECTRODE_COLOR, lw=2, label="Li electrode"))
+        handles.append(Line2D([], [], color=ELECTRODE_COLOR, lw=2, label="electrode surface"))
+    if sec.solid_fill:
+        handles.append(Patch(facecolor=LI_COLOR, edgecolor="none", label="solid (Li, alloy, Cu)"))
     if sec.interface.n_points:
         handles.append(Line2D([], [], color=sec.interface_color, lw=3, label=sec.interface_label))
     if stream:
@@ -642,6 +700,13 @@ def _caption(metrics: dict) -> str:
     wa = metrics.get("wagner_number")
     if isinstance(wa, (int, float)) and math.isfinite(wa) and metrics.get("model") != "primary":
         parts.append(f"Wa = {wa:.3g}")
+    design = metrics.get("design") or {}
+    if isinstance(design.get("current_fraction_top_band"), (int, float)):  # alloy skeleton
+        parts.append(f"top {100 * design['current_fraction_top_band']:.1f} % of I")
+    fractions = design.get("current_fraction") if isinstance(design.get("current_fraction"), dict) else {}
+    if fractions:  # HoMS membrane
+        parts.append(f"inside {100 * fractions.get('sphere_interiors', 0):.0f} %, "
+                     f"top {100 * fractions.get('membrane_top', 0):.1f} % of I")
     return ", ".join(parts)
 
 
@@ -708,22 +773,33 @@ def _draw_current(sec: Section, path: Path) -> Path:
 
 
 def _panels(sections: list[Section], scenes, titles: list[str]):
-    """One row of rendered scenes (same window) with shared axes: (figure, axes)."""
+    """Rendered scenes (same window) with shared axes, one row (up to 4) or rows of 3: (figure, axes)."""
     n = len(sections)
+    cols = n if n <= 4 else 3
+    rows = math.ceil(n / cols)
     view = scenes[0][1]
     aspect = (view[3] - view[2]) / (view[1] - view[0])
-    width = min(16.0, 7.0 * n + 1.5) if n <= 3 else 24.0
-    panel = (width - 1.5) / n
+    width = min(16.0, 7.0 * cols + 1.5) if cols <= 3 else 24.0
+    panel = (width - 1.5) / cols
     height = float(np.clip(panel * 0.85 * aspect + 2.2, 4.5, 9.0))
+    height = min(15.5, rows * height)
     fig = _figure(width, height)
-    axes = fig.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
-    for ax, sec, (img, v), title in zip(axes, sections, scenes, titles):
+    grid = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    axes = list(grid.ravel()[:n])
+    for ax in grid.ravel()[n:]:
+        ax.set_visible(False)
+    chars = max(30, int(panel * 10))  # characters per title line at fontsize 12
+    for k, (ax, sec, (img, v), title) in enumerate(zip(axes, sections, scenes, titles)):
         _show(ax, img, v, sec)
-        ax.set_title(title, fontsize=12)
+        head, _, rest = title.partition("\n")
+        wrapped = textwrap.fill(rest, chars) if rest else ""
+        ax.set_title(head + ("\n" + wrapped if wrapped else ""), fontsize=12)
         if sec.interface.n_points:  # the black Li outline explains itself
             _legend(ax, sec, fontsize=9)
-    for ax in axes[1:]:
-        ax.set_ylabel("")
+        if k % cols:
+            ax.set_ylabel("")
+        if k + cols < n:
+            ax.set_xlabel("")
     return fig, axes
 
 
@@ -769,7 +845,7 @@ def _layer_section(case: CaseFiles, sec: Section) -> Section:
             raise ValueError(f"the plane y = {y0 * UM:.3g} um does not cut the layer")
         out = out.clean(tolerance=1e-9, absolute=False)
     out.field_data["psi_range_mV"] = [float(psi.min()), float(psi.max())]
-    return replace(sec, grid=out, interface_color=LAYER_COLOR, interface_label="layer top")
+    return replace(sec, grid=out, interface_color=LAYER_COLOR, interface_label="layer top", solid_fill=False)
 
 
 def _layer_window(sec: Section) -> tuple[float, float, float, float]:
@@ -822,10 +898,43 @@ def _draw_piezo_comparison(sections: list[Section], path: Path) -> Path:
 # --------------------------------------------------------------------------------------
 
 
+def _is_host(case: CaseFiles) -> bool:
+    """An electrode that is not a graph over the foil (skeleton, shells): any boundary other than
+    the Li-bud builder's, with some height."""
+    e = case.electrode
+    vertical = 2 if (case.dimension == "3d" or np.ptp(e.xyz[:, 2]) > 0) else 1
+    return bool(set(e.boundary.tolist()) - {"bud", "flat"}) and np.ptp(e.xyz[:, vertical]) > 0
+
+
+def _draw_height_profile(cases: list[CaseFiles], path: Path) -> Path:
+    """Plating current density at every electrode vertex against its height (skeletons, shells)."""
+    fig = _figure(10, 6)
+    ax = fig.add_subplot()
+    three_d = False
+    for k, c in enumerate(cases):
+        e = c.electrode
+        vertical = 2 if (c.dimension == "3d" or np.ptp(e.xyz[:, 2]) > 0) else 1
+        three_d |= vertical == 2
+        ax.scatter(e.current / A_M2_PER_MA_CM2, e.xyz[:, vertical] * UM, s=7, alpha=0.6, color=f"C{k}",
+                   edgecolors="none", label=f"{c.name}: {_caption(c.metrics)}")
+    ax.set_xlabel("plating current density (mA/cm²)", fontsize=12)
+    ax.set_ylabel(("z" if three_d else "y") + " (µm), height above the electrode plane", fontsize=12)
+    ax.ticklabel_format(axis="x", useOffset=False)
+    ax.tick_params(labelsize=11)
+    ax.grid(True, alpha=0.3)
+    name = cases[0].scenario.get("name")
+    ax.set_title("Plating current density at every electrode vertex vs height" + (f" ({name})" if name else ""),
+                 fontsize=13)
+    fig.legend(fontsize=9, frameon=False, loc="outside lower center", ncol=1, markerscale=2.5)
+    return _save(fig, path)
+
+
 def _draw_electrode_profile(cases: list[CaseFiles], path: Path) -> Path | None:
     cases = [c for c in cases if c.electrode is not None and len(c.electrode.current)]
     if not cases:
         return None
+    if any(_is_host(c) for c in cases):
+        return _draw_height_profile(cases, path)
     dims = {c.dimension for c in cases}
     dim = dims.pop() if len(dims) == 1 else None
     if dim is None:
@@ -928,12 +1037,15 @@ def render_folder(folder: Path | str) -> list[Path]:
         return result
 
     sections, layers = [], []
+    plane = None  # 3D: every case on the first case's plane, so that the comparison compares like with like
     for case in cases:
         if case.fields is None:
             continue
-        sec = attempt(f"{case.name} fields", _section, case)
+        sec = attempt(f"{case.name} fields", _section, case, plane)
         if sec is None:
             continue
+        if plane is None and sec.slice_y is not None:
+            plane = sec.slice_y
         sections.append(sec)
         attempt(f"{case.name}_potential.png", _draw_potential, sec, out / f"{case.name}_potential.png")
         attempt(f"{case.name}_current.png", _draw_current, sec, out / f"{case.name}_current.png")

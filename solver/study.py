@@ -146,6 +146,11 @@ def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -
     metrics["wagner_number"] = wagner
     metrics["wagner_inputs"] = {"conductivity_S_m": kappa_wall, "length_m": length}
     metrics["regime"] = regime(wagner, s.physics.model)
+    from solver import design_metrics  # alloy skeleton / HoMS membrane studies (docs/designs.md)
+
+    design = design_metrics.compute(case, problem, current, metrics)
+    if design is not None:
+        metrics["design"] = design
     metrics["dofs"] = problem.num_dofs
     metrics["cells"] = d.num_cells_global()
     metrics["newton_iterations"] = result.newton_iterations
