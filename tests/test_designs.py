@@ -243,3 +243,17 @@ def test_alloy_3d_serial_equals_two_ranks(tmp_path):
     compare(serial["electrode_potential_V"], parallel["electrode_potential_V"], "V")
     d = serial["design"]
     assert d["true_over_projected_area"] > 1 and 0 < d["current_fraction_top_band"] < 1
+
+
+def test_sse_scenario_directions(tmp_path):
+    """docs/designs.md section 3: a uniform SEI spreads the current perfectly and exposed LPSCl
+    particles focus it; against a heterogeneous SEI more particles even it out (cv falls)."""
+    assert main(["check", str(ROOT / "scenarios" / "sse_anode.yaml")]) == 0
+    out = tmp_path / "sse"
+    assert main(["run", str(ROOT / "scenarios" / "sse_anode.yaml"), "-q", "--no-pictures", "-o", str(out),
+                 "--set", "mesh.size_far=3 um", "--set", "mesh.size_electrode=1 um"]) == 0
+    cases = json.loads((out / "metrics.json").read_text())["cases"]
+    li = {name: m["electrode"]["li_surface"] for name, m in cases.items()}
+    assert li["uniform_bare"]["cv"] < 1e-6 and li["uniform_3.5"]["max_over_mean"] > 3
+    assert li["hetero_7.5"]["cv"] < li["hetero_bare"]["cv"] - 0.03
+    assert cases["hetero_7.5"]["electrode_potential_V"] > cases["hetero_bare"]["electrode_potential_V"]
