@@ -127,7 +127,8 @@ class PhaseFieldModel:
             domain, p, xi0, s.physics.electrode.boundaries, s.physics.counter.boundaries,
             electrode_potential=0.0, ramp_time=s.physics.phase_field.ramp_time, transport=transport,
             kinetics=kinetics, solid_dofs=solid_dofs, degree=s.solver.degree, rtol=s.solver.rtol,
-            max_iterations=s.solver.max_iterations, petsc_options=s.solver.petsc_options)
+            max_iterations=s.solver.max_iterations, linear_solver=s.solver.linear_solver,
+            petsc_options=s.solver.petsc_options)
         pf.relax()  # the cells' sharp Li region -> the equilibrium profile, before any current flows
         self.checkpoint_fields = {"order_parameter": pf.xi, "normalised_concentration": pf.u,
                                   "electrolyte_potential": pf.phi, "electrode_potential": pf.voltage}

@@ -445,7 +445,8 @@ class Study(Strict):
 class Solver(Strict):
     degree: Literal[1, 2] = Field(2, description="Lagrange degree of the potential")
     linear_solver: Literal["auto", "direct", "iterative"] = Field(
-        "auto", description="auto: direct (MUMPS) below 100k DOFs, else CG/GMRES + GAMG"
+        "auto", description="auto: direct (MUMPS) below 100k DOFs, else iterative: CG/GMRES + GAMG "
+        "(potential), GMRES + Schur complement on V and a field split (phase field)"
     )
     rtol: float = Field(1e-10, gt=0, lt=1, description="SNES relative tolerance")
     atol: float = Field(

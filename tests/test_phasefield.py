@@ -76,9 +76,9 @@ def test_planar_front_moves_at_faraday_velocity():
 
 
 # ---------------------------------------------------------------------- 2D
-def nucleus(anisotropy=0.0, noise=0.0, n=50):
+def nucleus(anisotropy=0.0, noise=0.0, n=50, **kwargs):
     """A 20 x 20 um cell: Li up to y = 3 um with a semicircular 2 um nucleus, -0.45 V reached
-    over 0.2 s (the MOOSE benchmark's potential), adaptive steps."""
+    over 0.2 s (the MOOSE benchmark's potential), adaptive steps; ``kwargs`` go to PhaseField."""
     from solver.stepping import Integrator, TimeControl
     from tests.helpers import rectangle
 
@@ -90,7 +90,7 @@ def nucleus(anisotropy=0.0, noise=0.0, n=50):
     def xi0(x):
         return planar_profile(np.minimum(x[1] - base, np.hypot(x[0] - width / 2, x[1] - base) - radius), p)
 
-    pf = PhaseField(d, p, xi0, ["y0"], ["y1"], electrode_potential=-0.45, ramp_time=0.2)
+    pf = PhaseField(d, p, xi0, ["y0"], ["y1"], electrode_potential=-0.45, ramp_time=0.2, **kwargs)
     stepper = Integrator(pf, TimeControl(dt_initial=1e-3, target_change=0.05, dt_max=0.05),
                          observe=lambda prob: {"time_s": prob.time})
     return pf, stepper
@@ -112,6 +112,55 @@ def test_deposited_lithium_equals_passed_charge_in_2d():
           f"({deposited / passed - 1:+.2e}), {stepper.steps} steps")
     assert passed > 0
     assert deposited == pytest.approx(passed, rel=0.01)
+
+
+@pytest.mark.mpi
+def test_iterative_linear_solver_gives_the_lu_steps(monkeypatch):
+    """The iterative solver (GMRES, Schur complement on V, field split over xi, u, phi; "auto"
+    above DIRECT_LIMIT unknowns) takes the same Newton steps as MUMPS LU: same iteration counts,
+    fields equal to 1e-9, at -0.45 V and then at a given current (V a global unknown whose
+    diagonal is zero), in serial and on 2 ranks."""
+    from solver._dolfinx import MPI
+    from solver.physics import phasefield
+
+    runs = {}
+    for solver in ("direct", "iterative"):
+        pf, _ = nucleus(n=40, linear_solver=solver)
+        pf.domain.projected_area = 20e-6  # the cell's width (galvanostatic: current per area)
+        steps = [pf.step(dt) for dt in (0.01, 0.02, 0.04, 0.08, 0.1)]  # -0.45 V from 0.2 s on
+        pf.set_current(1.5 * pf.counter_current() / pf.domain.projected_area)
+        steps += [pf.step(dt) for dt in (0.02, 0.05, 0.1)]
+        assert all(r.converged for r in steps)
+        runs[solver] = pf, [r.newton_iterations for r in steps], pf.electrode_potential
+    (lu, newton_lu, v_lu), (it, newton_it, v_it) = runs["direct"], runs["iterative"]
+    comm = lu.domain.comm
+    diff = {name: comm.allreduce(float(np.abs(a.x.array - b.x.array).max(initial=0.0)), op=MPI.MAX)
+            for name, a, b in (("xi", lu.xi, it.xi), ("u", lu.u, it.u), ("phi", lu.phi, it.phi))}
+    diff["V"] = abs(v_lu - v_it)
+    per_newton = it.linear_iterations / it.newton_iterations
+    print(f"V = {v_lu:.6f} V at the end; Newton its LU {newton_lu}, iterative {newton_it}; "
+          f"{per_newton:.1f} GMRES its per Newton; largest differences {diff}")
+    assert lu.uses_direct_solver and not it.uses_direct_solver
+    assert lu.linear_iterations == lu.newton_iterations  # preonly LU: one "iteration" per solve
+    assert v_lu < -0.45  # galvanostatic at 1.5x the current of -0.45 V
+    assert newton_it == newton_lu
+    assert 1 < per_newton < 60
+    assert max(diff.values()) < 1e-9
+    # "auto": LU for this size, the iterative solver above the limit
+    assert nucleus(n=10)[0].uses_direct_solver
+    monkeypatch.setattr(phasefield, "DIRECT_LIMIT", 100)
+    assert not nucleus(n=10)[0].uses_direct_solver
+
+
+@pytest.mark.mpi
+def test_failed_linear_solve_fails_the_step():
+    """A Krylov solve that stops short (here: at most 2 iterations) fails the Newton solve
+    (SNES reason -3) and so the step, whose state is restored: the stepper then cuts dt."""
+    pf, _ = nucleus(n=20, linear_solver="iterative", petsc_options={"ksp_max_it": 2})
+    xi = pf.xi.x.array.copy()
+    result = pf.step(0.05)
+    assert not result.converged and result.reason == -3
+    assert np.array_equal(pf.xi.x.array, xi) and pf.time == 0.0
 
 
 def test_anisotropy_speeds_up_the_tip():

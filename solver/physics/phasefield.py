@@ -32,11 +32,16 @@ An optional extra potential felt by the ions only (``set_ion_potential``, e.g. a
 potential in a layer) enters through phi + ion_potential in the migration flux, the ionic current
 and the overpotential; explicit couplings update it from ``before_step``.
 
-Time: backward Euler (``solver.stepping.Integrator``); SNES Newton with MUMPS LU.
+Time: backward Euler (``solver.stepping.Integrator``); SNES Newton. Linear solver
+(``linear_solver``): MUMPS LU below ``DIRECT_LIMIT`` unknowns ("auto"), else GMRES with a Schur
+complement on the single V unknown whose (xi, u, phi) block is preconditioned by a multiplicative
+field split (SOR on xi, GAMG on u and on phi); see ``ITERATIVE_OPTIONS`` and docs/phase_field.md
+("Solver") for the measurements behind it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -50,6 +55,55 @@ from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT
 from solver.physics.transport import StepResult
 from solver.stepping import solve_checked
+
+
+# unknowns below which linear_solver "auto" uses MUMPS LU: there LU costs at most ~1.3x the
+# iterative solver per Newton iteration and never fails; above, LU grows as n^1.3 (measured,
+# docs/phase_field.md "Solver")
+DIRECT_LIMIT = 100_000
+
+# GMRES (right preconditioned: the tolerance is on the residual that Newton's method sees) with
+# a Schur complement on V, one global unknown whose diagonal is zero in galvanostatic mode (so V
+# cannot be a block of its own in a block Gauss-Seidel). The 1 x 1 Schur complement is taken
+# with the diagonal of the (xi, u, phi) block ("selfp"): an error in that one number is a
+# rank-one error of the factorisation, which costs GMRES about one iteration. ("full", with the
+# block's preconditioner, crashes in PETSc 3.25 on ranks that hold no V row.) The (xi, u, phi)
+# block: multiplicative field split xi -> u -> phi; xi's block is dominated by its mass matrix
+# (SOR); u (diffusion) and phi (conduction, sigma 100x lower in the metal) are elliptic (GAMG).
+ITERATIVE_OPTIONS = {
+    "ksp_type": "gmres", "ksp_pc_side": "right", "ksp_norm_type": "unpreconditioned",
+    "ksp_rtol": 1e-8, "ksp_max_it": 200, "ksp_gmres_restart": 100,
+    "pc_type": "fieldsplit", "pc_fieldsplit_type": "schur",
+    "pc_fieldsplit_schur_fact_type": "full", "pc_fieldsplit_schur_precondition": "selfp",
+    "fieldsplit_V_ksp_type": "preonly", "fieldsplit_V_pc_type": "jacobi",
+    "fieldsplit_fields_ksp_type": "preonly", "fieldsplit_fields_pc_type": "fieldsplit",
+    "fieldsplit_fields_pc_fieldsplit_type": "multiplicative",
+    "fieldsplit_fields_fieldsplit_xi_ksp_type": "preonly", "fieldsplit_fields_fieldsplit_xi_pc_type": "sor",
+    "fieldsplit_fields_fieldsplit_u_ksp_type": "preonly", "fieldsplit_fields_fieldsplit_u_pc_type": "gamg",
+    "fieldsplit_fields_fieldsplit_phi_ksp_type": "preonly", "fieldsplit_fields_fieldsplit_phi_pc_type": "gamg",
+}
+DIRECT_OPTIONS = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+
+
+@contextlib.contextmanager
+def options_in_database(prefix: str, options: dict):
+    """The options in PETSc's database (with ``prefix``) while the block runs, as they were
+    before afterwards. The sub-solvers of a field split read theirs when the preconditioner is
+    first set up, i.e. in the first solve, long after ``NonlinearProblem`` applied its options."""
+    db = PETSc.Options()
+    saved = {}
+    for key, value in options.items():
+        name = prefix + key
+        if db.hasName(name):
+            saved[name] = db.getString(name)
+        db[name] = value
+    try:
+        yield
+    finally:
+        for key in options:
+            db.delValue(prefix + key)
+        for name, value in saved.items():
+            db[name] = value
 
 
 @dataclasses.dataclass
@@ -103,13 +157,17 @@ class PhaseField:
         xi0: callable x -> initial xi (numpy), e.g. from ``planar_profile``.
         electrode_potential: V (potentiostatic); ``current_density``: mean current over the
             projected area (galvanostatic, V a global unknown) when given.
+        linear_solver: "auto" (MUMPS LU below ``DIRECT_LIMIT`` unknowns, else iterative),
+            "direct" or "iterative" (``ITERATIVE_OPTIONS``); ``petsc_options`` are merged over.
     """
 
     def __init__(self, domain: Domain, params: PhaseFieldParameters, xi0, electrode: list[str], counter: list[str],
                  electrode_potential: float = -0.45, current_density: float | None = None, bulk: float = 1.0,
                  ramp_time: float = 0.0, transport=1.0, kinetics=1.0, solid_dofs=None, degree: int = 1,
-                 rtol: float = 1e-9, max_iterations: int = 25, petsc_options: dict | None = None,
-                 prefix: str = "phasefield_"):
+                 rtol: float = 1e-9, max_iterations: int = 25, linear_solver: str = "auto",
+                 petsc_options: dict | None = None, prefix: str = "phasefield_"):
+        if linear_solver not in ("auto", "direct", "iterative"):
+            raise SolverError(f"linear_solver must be auto, direct or iterative, not {linear_solver!r}")
         self.domain, self.p = domain, params
         self.electrode, self.counter = electrode, counter
         self.f = FARADAY / (GAS_CONSTANT * params.temperature)
@@ -151,12 +209,16 @@ class PhaseField:
         self.time = 0.0
         self.step_number = 0
         self.rtol, self.max_iterations = rtol, max_iterations
+        self.linear_solver = linear_solver
         self.user_options = dict(petsc_options or {})
         self.prefix = prefix
         self._problem = None
         self.ion_potential = None  # see set_ion_potential
         # explicit couplings: callables called with this object at the start of every step attempt
         self.before_step: list = []
+        self._options: dict = {}
+        self.newton_iterations = 0  # totals over all solves (failed ones included)
+        self.linear_iterations = 0
         coords = self.Vx.tabulate_dof_coordinates()
         span = domain.comm.allreduce(float(np.ptp(coords, axis=0).max(initial=0.0)), op=MPI.MAX)
         self._node_keys = np.round(coords / (1e-9 * span)).astype(np.int64) if span else np.zeros_like(coords, int)
@@ -258,22 +320,36 @@ class PhaseField:
         length2 = p.width**2
         return self.dt * (F_xi + F_u + (length2 / p.conductivity) * F_phi + (1.0 / (FARADAY * self.c_s)) * F_v)
 
-    def _bcs(self):
+    def _bcs(self) -> list[tuple]:
+        """(Dirichlet condition, the field it holds) pairs."""
         fdim = self.domain.mesh.topology.dim - 1
-        bcs = []
+        pairs = []
         electrode = self.domain.facets(self.electrode)
-        bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(1.0),
-                                           dolfinx.fem.locate_dofs_topological(self.Vx, fdim, electrode), self.Vx))
+        pairs.append((dolfinx.fem.dirichletbc(PETSc.ScalarType(1.0), dolfinx.fem.locate_dofs_topological(
+            self.Vx, fdim, electrode), self.Vx), self.xi))
         if self.p.potential_form == "single":  # the collector at the applied potential
-            bcs.append(dolfinx.fem.dirichletbc(self.v_app, dolfinx.fem.locate_dofs_topological(
-                self.Vp, fdim, electrode), self.Vp))
+            pairs.append((dolfinx.fem.dirichletbc(self.v_app, dolfinx.fem.locate_dofs_topological(
+                self.Vp, fdim, electrode), self.Vp), self.phi))
         if self.solid_dofs.size:
-            bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), self.solid_dofs, self.Vx))
+            pairs.append((dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), self.solid_dofs, self.Vx), self.xi))
         counter = self.domain.facets(self.counter)
-        for W, value in ((self.Vx, 0.0), (self.Vu, self.bulk), (self.Vp, 0.0)):
-            bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(value),
-                                               dolfinx.fem.locate_dofs_topological(W, fdim, counter), W))
-        return bcs
+        for W, value, field in ((self.Vx, 0.0, self.xi), (self.Vu, self.bulk, self.u), (self.Vp, 0.0, self.phi)):
+            pairs.append((dolfinx.fem.dirichletbc(PETSc.ScalarType(value), dolfinx.fem.locate_dofs_topological(
+                W, fdim, counter), W), field))
+        return pairs
+
+    def _apply_bcs(self) -> None:
+        """Give the initial guess its Dirichlet values: the first residual is then the equations'
+        alone (a Dirichlet row's residual is u - g with a unit diagonal, the equations' rows are
+        of the order of a cell's measure: a Krylov tolerance on both would see the former only)."""
+        for bc, field in self._bc_pairs:
+            bc.set(field.x.array)
+
+    @property
+    def uses_direct_solver(self) -> bool:
+        if self.linear_solver == "auto":
+            return self.num_dofs < DIRECT_LIMIT
+        return self.linear_solver == "direct"
 
     def _build(self):
         from dolfinx.fem.petsc import NonlinearProblem
@@ -291,10 +367,46 @@ class PhaseField:
             # are below 1e-10 of a cell's measure (above the round-off floor, ~1e-12 of it)
             "snes_atol": 1e-10 * volume / self.domain.num_cells_global(),
             "snes_stol": 0.0, "snes_max_it": self.max_iterations,
-            "ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
-        } | self.user_options
-        self._problem = NonlinearProblem(ufl.extract_blocks(F), fields, bcs=self._bcs(), J=J, kind="mpi",
-                                         petsc_options_prefix=self.prefix, petsc_options=options)
+        } | (DIRECT_OPTIONS if self.uses_direct_solver else ITERATIVE_OPTIONS) | self.user_options
+        self._options = options
+        with options_in_database(self.prefix, options):
+            self._bc_pairs = self._bcs()
+            bcs = [bc for bc, _ in self._bc_pairs]
+            self._problem = NonlinearProblem(ufl.extract_blocks(F), fields, bcs=bcs, J=J, kind="mpi",
+                                             petsc_options_prefix=self.prefix, petsc_options=options)
+            if options.get("pc_type") == "fieldsplit":
+                self._set_fieldsplit()
+
+    def _set_fieldsplit(self):
+        """Name the blocks of the monolithic (kind="mpi") matrix for PCFIELDSPLIT: "fields"
+        (xi, u, phi) and "V" and, inside "fields", "xi", "u" and "phi". Each rank owns its xi,
+        u, phi and (one rank) V rows in this order."""
+        problem, comm = self._problem, self.domain.comm
+        sizes = [W.dofmap.index_map.size_local for W in (self.Vx, self.Vu, self.Vp, self.R)]
+        n = sum(sizes[:3])
+
+        def stride(size, first):
+            return PETSc.IS().createStride(size, first=first, step=1, comm=comm)
+
+        start = problem.A.getOwnershipRange()[0]
+        pc = problem.solver.getKSP().getPC()
+        pc.setFieldSplitIS(("fields", stride(n, start)), ("V", stride(sizes[3], start + n)))
+        if self._options.get("fieldsplit_fields_pc_type") == "fieldsplit":
+            # a Schur split gives its sub-solvers out only after set-up (a solve): reach the
+            # (xi, u, phi) one while the split is additive
+            outer = str(self._options.get("pc_fieldsplit_type", "multiplicative")).upper()
+            kind = getattr(PETSc.PC.CompositeType, outer)
+            pc.setFieldSplitType(PETSc.PC.CompositeType.ADDITIVE)
+            inner = pc.getFieldSplitSubKSP()[0].getPC()
+            pc.setFieldSplitType(kind)
+            inner.setType(PETSc.PC.Type.FIELDSPLIT)
+            first = comm.exscan(n) or 0  # the block's rows: every rank's xi, u, phi rows, without V
+            splits = []
+            for name, size in zip(("xi", "u", "phi"), sizes[:3]):
+                splits.append((name, stride(size, first)))
+                first += size
+            inner.setFieldSplitIS(*splits)
+        problem.solver.setFromOptions()
 
     def relax(self, duration: float = 0.1, steps: int = 5) -> None:
         """Let a sharp initial xi (e.g. from region cells) relax to the equilibrium profile: steps at
@@ -379,15 +491,27 @@ class PhaseField:
         else:
             self.i_app.value = ramp * self.target_current
         self._draw_noise()
+        self._apply_bcs()
         fields = (self.xi, self.u, self.phi, self.voltage)
-        with np.errstate(over="ignore", invalid="ignore"):
-            ok, its, reason = solve_checked(self._problem, fields, self.domain.comm)
-            search = self._problem.solver.getLineSearch()
+        snes = self._problem.solver
+
+        def solve():
+            result = solve_checked(self._problem, fields, self.domain.comm)
+            self.newton_iterations += snes.getIterationNumber()
+            self.linear_iterations += snes.getLinearSolveIterations()
+            return result
+
+        # a failed linear solve (SNES reason -3, DIVERGED_LINEAR_SOLVE) fails the step like a
+        # failed Newton iteration: retried with l2, then the stepper cuts dt
+        with np.errstate(over="ignore", invalid="ignore"), options_in_database(self.prefix, self._options):
+            ok, its, reason = solve()
+            search = snes.getLineSearch()
             if not ok and search.getType() == "basic":  # once more from the same state, with l2
                 for f, a in zip(fields, saved[:4]):
                     f.x.array[:] = a
+                self._apply_bcs()
                 search.setType("l2")
-                ok, more, reason = solve_checked(self._problem, fields, self.domain.comm)
+                ok, more, reason = solve()
                 its += more
                 search.setType("basic")
         if ok:
