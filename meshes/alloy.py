@@ -93,7 +93,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, cell_slab, mesh_in_metres, name_groups, register
 from meshes.bud import _threshold, _um
 from solver.units import Length
 
@@ -458,20 +458,15 @@ def build(params: AlloyParams, options: MeshOptions) -> GeometryInfo:
     dim = 3 if params.dimension == "3d" else 2
     width, height, t_li = params.width / _UM, params.height / _UM, params.lithium_thickness / _UM
 
-    def slab(z0: float, z1: float) -> tuple[int, int]:
-        if dim == 3:
-            return 3, occ.addBox(-width / 2, -width / 2, z0, width, width, z1 - z0)
-        return 2, occ.addRectangle(-width / 2, z0, 0, width, z1 - z0)
-
     skeleton = add_skeleton(params)
-    fluid = [slab(0.0, height)]
+    fluid = [cell_slab(dim, width, 0.0, height)]
     if not params.mesh_skeleton:
         fluid = occ.cut(fluid, skeleton)[0]
     inputs = [("electrolyte", fluid)]
     if params.mesh_skeleton:
         inputs.append(("skeleton", skeleton))
     if t_li > 0:
-        inputs.append(("lithium", [slab(-t_li, 0.0)]))
+        inputs.append(("lithium", [cell_slab(dim, width, -t_li, 0.0)]))
     owner: dict[tuple[int, int], str] = {}
     if len(inputs) > 1:
         flat = [(name, dt) for name, dts in inputs for dt in dts]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from solver.units import Length
 
 __all__ = ["GeometryInfo", "MeshOptions", "Builder", "BUILDERS", "register", "generate", "name_groups",
-           "mesh_in_metres"]
+           "mesh_in_metres", "cell_slab"]
 
 
 class MeshOptions(BaseModel):
@@ -171,3 +171,15 @@ def mesh_in_metres(dim: int, order: int, unit: float = 1e-6) -> None:
     gmsh.option.setNumber("Mesh.HighOrderOptimize", 2 if order == 2 else 0)
     gmsh.model.mesh.generate(dim)
     gmsh.model.mesh.affineTransform([unit, 0, 0, 0, 0, unit, 0, 0, 0, 0, unit, 0])
+
+
+def cell_slab(dim: int, width: float, y0: float, y1: float, x0: float | None = None) -> tuple[int, int]:
+    """A layer y0 < y < y1 (z in 3D) across a periodic cell of ``width`` (model units), as an OCC
+    entity of the current model: a rectangle from ``x0`` (default ``-width/2``) in 2D, the box
+    over the square ``[-width/2, width/2]^2`` in 3D."""
+    import gmsh
+
+    occ = gmsh.model.occ
+    if dim == 3:
+        return 3, occ.addBox(-width / 2, -width / 2, y0, width, width, y1 - y0)
+    return 2, occ.addRectangle(-width / 2 if x0 is None else x0, y0, 0, width, y1 - y0)

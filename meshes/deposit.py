@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, cell_slab, mesh_in_metres, name_groups, register
 from meshes.bud import BudShape, _bud, _um, bud_centres
 from solver.units import Length
 
@@ -115,20 +115,15 @@ def build(params: DepositParams, options: MeshOptions) -> GeometryInfo:
     axi = params.dimension == "axisymmetric"
     x0 = 0.0 if axi else -width / 2
 
-    def slab(y0: float, y1: float):
-        if dim == 3:
-            return (3, occ.addBox(-width / 2, -width / 2, y0, width, width, y1 - y0))
-        return (2, occ.addRectangle(x0, y0, 0, width, y1 - y0))
-
-    lithium = [slab(-t_li, 0.0)]
+    lithium = [cell_slab(dim, width, -t_li, 0.0, x0)]
     nuclei = [_bud(occ, params.dimension, c, n.shape, n.height / _UM, n.base_radius / _UM, n.apex_radius / _UM)
               for c in bud_centres(params) / _UM]
     if nuclei:
         lithium = occ.fuse(lithium, nuclei)[0]
-    pieces = [slab(0.0, height)]
+    pieces = [cell_slab(dim, width, 0.0, height, x0)]
     if params.coating is not None:
         t = params.coating.thickness / _UM
-        pieces = [slab(0.0, t), slab(t, height)]
+        pieces = [cell_slab(dim, width, 0.0, t, x0), cell_slab(dim, width, t, height, x0)]
     _, mapping = occ.fragment(lithium, pieces)
     li = sorted({dt for children in mapping[: len(lithium)] for dt in children})
     rest = [sorted({dt for dt in children if dt not in li}) for children in mapping[len(lithium):]]

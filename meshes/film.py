@@ -109,7 +109,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, cell_slab, mesh_in_metres, name_groups, register
 from meshes.bud import _um
 from solver.units import Length
 
@@ -354,11 +354,6 @@ def build_film(params: FilmParams, options: MeshOptions) -> GeometryInfo:
     lay = {name: (y0 / _UM, y1 / _UM) for name, (y0, y1) in layers(params).items()}
     meshed_li = "lithium" in lay
 
-    def slab(y0: float, y1: float) -> tuple[int, int]:
-        if dim == 3:
-            return 3, occ.addBox(-w / 2, -w / 2, y0, w, w, y1 - y0)
-        return 2, occ.addRectangle(-w / 2, y0, 0, w, y1 - y0)
-
     def post(c, diameter: float, depth: float, shape: str) -> tuple[int, int]:
         """Rectangle / upright cylinder on the Li surface, or a full ellipse / spheroid centred on it."""
         r = diameter / 2
@@ -373,7 +368,7 @@ def build_film(params: FilmParams, options: MeshOptions) -> GeometryInfo:
         return 3, occ.addCylinder(c[0], c[1], 0, 0, 0, depth, r)
 
     names = list(lay)
-    boxes = [slab(*lay[name]) for name in names]
+    boxes = [cell_slab(dim, w, *lay[name]) for name in names]
     tools, kinds = [], []
     voids = void_centres(params) / _UM
     vw, vd = params.voids.width / _UM, params.voids.depth / _UM

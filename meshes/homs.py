@@ -99,7 +99,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, cell_slab, mesh_in_metres, name_groups, register
 from meshes.bud import _um
 from solver.units import Length
 
@@ -363,12 +363,7 @@ def build(params: HomsParams, options: MeshOptions) -> GeometryInfo:
     dim = 3 if params.dimension == "3d" else 2
     width, height, t_li = params.width / _UM, params.height / _UM, params.lithium_thickness / _UM
 
-    def slab(y0: float, y1: float) -> tuple[int, int]:
-        if dim == 3:
-            return 3, occ.addBox(-width / 2, -width / 2, y0, width, width, y1 - y0)
-        return 2, occ.addRectangle(-width / 2, y0, 0, width, y1 - y0)
-
-    boxes = [slab(0.0, height)] + ([slab(-t_li, 0.0)] if t_li > 0 else [])
+    boxes = [cell_slab(dim, width, 0.0, height)] + ([cell_slab(dim, width, -t_li, 0.0)] if t_li > 0 else [])
     kinds = ["electrolyte"] + (["lithium"] if t_li > 0 else [])
     tools: list[tuple[int, int]] = []
     for c in sphere_centres(params) / _UM:
