@@ -57,24 +57,26 @@ from solver.physics.transport import StepResult
 from solver.stepping import solve_checked
 
 
-# unknowns below which linear_solver "auto" uses MUMPS LU: there LU costs at most ~1.3x the
-# iterative solver per Newton iteration and never fails; above, LU grows as n^1.3 (measured,
-# docs/phase_field.md "Solver")
+# unknowns below which linear_solver "auto" uses MUMPS LU: there LU costs at most ~1.5x the
+# iterative solver per Newton iteration (as much on 42k cells, 63k unknowns) and never fails;
+# above, LU's cost grows faster (measured, docs/phase_field.md "Solver")
 DIRECT_LIMIT = 100_000
 
 # GMRES (right preconditioned: the tolerance is on the residual that Newton's method sees) with
 # a Schur complement on V, one global unknown whose diagonal is zero in galvanostatic mode (so V
-# cannot be a block of its own in a block Gauss-Seidel). The 1 x 1 Schur complement is taken
-# with the diagonal of the (xi, u, phi) block ("selfp"): an error in that one number is a
-# rank-one error of the factorisation, which costs GMRES about one iteration. ("full", with the
-# block's preconditioner, crashes in PETSc 3.25 on ranks that hold no V row.) The (xi, u, phi)
-# block: multiplicative field split xi -> u -> phi; xi's block is dominated by its mass matrix
-# (SOR); u (diffusion) and phi (conduction, sigma 100x lower in the metal) are elliptic (GAMG).
+# cannot be a block of its own in a block Gauss-Seidel). Upper factorisation [A00 A01; 0 S]:
+# exact (up to A00's preconditioner) when the V row has no xi entries (potentiostatic), a
+# rank-one error otherwise, with one application of A00's preconditioner per iteration ("full"
+# applies it twice for the same iteration count). The 1 x 1 S is taken with the diagonal of A00
+# ("selfp"; "full", with A00's preconditioner, crashes in PETSc 3.25 on ranks that hold no V
+# row). A00, the (xi, u, phi) block: multiplicative field split xi -> u -> phi; xi's block is
+# dominated by its mass matrix (SOR); u (diffusion) and phi (conduction, sigma 100x lower in
+# the metal) are elliptic (GAMG).
 ITERATIVE_OPTIONS = {
     "ksp_type": "gmres", "ksp_pc_side": "right", "ksp_norm_type": "unpreconditioned",
     "ksp_rtol": 1e-8, "ksp_max_it": 200, "ksp_gmres_restart": 100,
     "pc_type": "fieldsplit", "pc_fieldsplit_type": "schur",
-    "pc_fieldsplit_schur_fact_type": "full", "pc_fieldsplit_schur_precondition": "selfp",
+    "pc_fieldsplit_schur_fact_type": "upper", "pc_fieldsplit_schur_precondition": "selfp",
     "fieldsplit_V_ksp_type": "preonly", "fieldsplit_V_pc_type": "jacobi",
     "fieldsplit_fields_ksp_type": "preonly", "fieldsplit_fields_pc_type": "fieldsplit",
     "fieldsplit_fields_pc_fieldsplit_type": "multiplicative",
