@@ -93,7 +93,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, cell_slab, mesh_in_metres, name_groups, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, cell_slab, keep_owned, mesh_in_metres, name_groups, register
 from meshes.bud import _threshold, _um
 from solver.units import Length
 
@@ -478,14 +478,7 @@ def build(params: AlloyParams, options: MeshOptions) -> GeometryInfo:
                         owner.setdefault(child, name)
     else:
         owner = {dt: "electrolyte" for dt in fluid}
-    stray = [dt for dt in occ.getEntities(dim) if dt not in owner]
-    if stray:
-        occ.remove(stray, recursive=True)
-    occ.synchronize()
-
-    regions: dict[str, list[int]] = {}
-    for (_, tag), name in sorted(owner.items()):
-        regions.setdefault(name, []).append(tag)
+    regions = keep_owned(dim, owner)
     boundaries = _classify_boundaries(params, dim, {tag: name for (_, tag), name in owner.items()})
     name_groups("alloy_skeleton", dim, regions, boundaries, names(params), _REGION_TAGS, _BOUNDARY_TAGS)
 

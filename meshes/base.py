@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from solver.units import Length
 
 __all__ = ["GeometryInfo", "MeshOptions", "Builder", "BUILDERS", "register", "generate", "name_groups",
-           "mesh_in_metres", "cell_slab"]
+           "mesh_in_metres", "cell_slab", "keep_owned"]
 
 
 class MeshOptions(BaseModel):
@@ -183,3 +183,19 @@ def cell_slab(dim: int, width: float, y0: float, y1: float, x0: float | None = N
     if dim == 3:
         return 3, occ.addBox(-width / 2, -width / 2, y0, width, width, y1 - y0)
     return 2, occ.addRectangle(-width / 2 if x0 is None else x0, y0, 0, width, y1 - y0)
+
+
+def keep_owned(dim: int, owner: dict[tuple[int, int], str]) -> dict[str, list[int]]:
+    """Remove the current OCC model's ``dim`` entities that no region owns (left over by fuses,
+    fragments or cut-outs), synchronise, and return region name -> entity tags."""
+    import gmsh
+
+    occ = gmsh.model.occ
+    stray = [dt for dt in occ.getEntities(dim) if dt not in owner]
+    if stray:
+        occ.remove(stray, recursive=True)
+    occ.synchronize()
+    regions: dict[str, list[int]] = {}
+    for (_, tag), name in sorted(owner.items()):
+        regions.setdefault(name, []).append(tag)
+    return regions

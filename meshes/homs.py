@@ -99,7 +99,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, cell_slab, mesh_in_metres, name_groups, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, cell_slab, keep_owned, mesh_in_metres, name_groups, register
 from meshes.bud import _um
 from solver.units import Length
 
@@ -379,17 +379,9 @@ def build(params: HomsParams, options: MeshOptions) -> GeometryInfo:
                 for dt in children:
                     if dt in inside:
                         region_of.setdefault(dt, kind)
-    outside = [dt for dt in occ.getEntities(dim) if dt not in region_of]
-    cut_out = [dt for dt, k in region_of.items() if k == "shells" and not params.mesh_shells]
-    if outside or cut_out:
-        occ.remove(outside + cut_out, recursive=True)
-    for dt in cut_out:
-        del region_of[dt]
-    occ.synchronize()
-
-    regions: dict[str, list[int]] = {}
-    for (_, tag), kind in sorted(region_of.items()):
-        regions.setdefault(kind, []).append(tag)
+    if not params.mesh_shells:  # cut the shells out
+        region_of = {dt: k for dt, k in region_of.items() if k != "shells"}
+    regions = keep_owned(dim, region_of)
     boundaries = _classify(params, dim, {tag: kind for (_, tag), kind in region_of.items()})
     name_groups("homs_membrane", dim, regions, boundaries, names(params), _REGION_TAGS, _BOUNDARY_TAGS)
 

@@ -106,7 +106,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshes.base import Builder, GeometryInfo, MeshOptions, mesh_in_metres, name_groups, register
+from meshes.base import Builder, GeometryInfo, MeshOptions, keep_owned, mesh_in_metres, name_groups, register
 from meshes.bud import _um
 from solver.units import Dimensionless, Length
 
@@ -492,14 +492,7 @@ def build(params: SseParams, options: MeshOptions) -> GeometryInfo:
             if k == kind:
                 for dt in children:
                     region_of.setdefault(dt, "electrolyte" if kind == "crack" else kind)
-    stray = [dt for dt in occ.getEntities(dim) if dt not in region_of]
-    if stray:
-        occ.remove(stray, recursive=True)
-    occ.synchronize()
-
-    regions: dict[str, list[int]] = {}
-    for (_, tag), kind in sorted(region_of.items()):
-        regions.setdefault(kind, []).append(tag)
+    regions = keep_owned(dim, region_of)
     boundaries = _classify(params, dim, {tag: kind for (_, tag), kind in region_of.items()})
     name_groups("sse_anode", dim, regions, boundaries, names(params), _REGION_TAGS, _BOUNDARY_TAGS)
 
