@@ -19,6 +19,7 @@ import numpy as np
 
 from solver._dolfinx import MPI, dolfinx
 from solver.domain import Domain
+from solver.errors import UserError
 from solver.physics.phasefield import PhaseField, PhaseFieldParameters, region_indicator
 from solver.piezo_layer import GrowthCoupling
 from solver.physics.potential import FARADAY
@@ -43,6 +44,81 @@ def parameters(case: Case) -> PhaseFieldParameters:
         metal_conductivity_fraction=pf.metal_conductivity_fraction, potential_form=pf.potential_form,
         metal_conductivity=pf.metal_conductivity,
     )
+
+
+def surface_height(settings, lateral_bounds, axisymmetric: bool):
+    """The random surface of ``settings`` (a ``scenario.Roughness``) as a function of the lateral
+    coordinates (an array (n, d) with d = 1 or 2) -> height above the flat surface (m).
+
+    Cosine modes ``cos(k pi (x - x0) / W)`` per lateral direction (zero slope on the walls and, in
+    r, on the axis), every mode with wavelength >= ``min_wavelength``, Gaussian amplitudes from
+    ``numpy.random.default_rng(seed)`` times ``k^-spectral_exponent``; the sum is shifted to zero
+    mean and scaled to the root-mean-square ``amplitude`` over the footprint (area-weighted by r in
+    axisymmetric cells), both measured on a fine sampling grid. Pure numpy: the same numbers on
+    every rank."""
+    lows = np.array([b[0] for b in lateral_bounds])
+    widths = np.array([b[1] - b[0] for b in lateral_bounds])
+    kmax = int(math.floor(2 * widths.min() / settings.min_wavelength))
+    if kmax < 1:
+        raise UserError(
+            f"physics.phase_field.initial_roughness.min_wavelength ({settings.min_wavelength * 1e6:g} um) must be "
+            f"below twice the cell width ({2 * widths.min() * 1e6:g} um)")
+    axes = [np.arange(kmax + 1)] * len(widths)
+    modes = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(widths), -1).T
+    wavelength = 2.0 / np.sqrt(((modes / widths) ** 2).sum(axis=1).clip(min=1e-300))
+    keep = (modes.sum(axis=1) > 0) & (wavelength >= settings.min_wavelength * (1 - 1e-12))
+    modes = modes[keep]
+    order = np.sqrt((modes**2).sum(axis=1))
+    rng = np.random.default_rng(settings.seed)
+    amps = rng.standard_normal(len(modes)) * order ** (-settings.spectral_exponent)
+
+    def raw(x):
+        x = np.atleast_2d(x)
+        out = np.zeros(x.shape[0])
+        phase = [np.pi * (x[:, j, None] - lows[j]) / widths[j] for j in range(len(widths))]
+        basis = np.ones((x.shape[0], len(modes)))
+        for j in range(len(widths)):
+            basis *= np.cos(phase[j] * modes[None, :, j])
+        out = basis @ amps
+        return out
+
+    n = 2048 if len(widths) == 1 else 128
+    grids = [lows[j] + (np.arange(n) + 0.5) / n * widths[j] for j in range(len(widths))]
+    sample = np.array(np.meshgrid(*grids, indexing="ij")).reshape(len(widths), -1).T
+    w = sample[:, 0] if axisymmetric else np.ones(len(sample))
+    values = raw(sample)
+    mean = float((w * values).sum() / w.sum())
+    rms = math.sqrt(float((w * (values - mean) ** 2).sum() / w.sum()))
+    scale = settings.amplitude / rms if rms > 0 else 0.0
+    return lambda x: scale * (raw(x) - mean)
+
+
+def roughen(xi0: np.ndarray, domain: Domain, V, free_regions: list[str], settings) -> np.ndarray:
+    """Initial Li indicator with a random surface: on the nodes of ``free_regions`` only (not inside
+    solids or layers), Li below the surface ``surface + s(x)``; Li above the flat surface (nuclei)
+    is kept."""
+    gdim = domain.mesh.geometry.dim
+    comm = domain.comm
+    x = V.tabulate_dof_coordinates()[:, :gdim]
+    vertical = gdim - 1
+    lateral = [j for j in range(gdim) if j != vertical]
+    bounds = [(comm.allreduce(float(x[:, j].min(initial=np.inf)), op=MPI.MIN),
+               comm.allreduce(float(x[:, j].max(initial=-np.inf)), op=MPI.MAX)) for j in lateral]
+    bottom = comm.allreduce(float(x[:, vertical].min(initial=np.inf)), op=MPI.MIN)
+    surface = float(domain.landmarks.get("surface", 0.0))
+    s = surface_height(settings, bounds, domain.axisymmetric)
+    depth = s(x[:, lateral]) if len(x) else np.zeros(0)
+    deepest = comm.allreduce(float(-depth.min(initial=0.0)), op=MPI.MAX)
+    if surface - deepest <= bottom + 0.25 * (surface - bottom):
+        raise UserError(
+            f"physics.phase_field.initial_roughness.amplitude: the surface's deepest valley "
+            f"({deepest * 1e6:.3g} um) reaches within a quarter of the Li's thickness of the collector; "
+            f"lower the amplitude or thicken the Li")
+    free = region_indicator(domain, V, free_regions) > 1 - 1e-12
+    height = x[:, vertical]
+    above = height > surface + 1e-12  # 1 pm: nodes on the flat surface count as on it whatever their round-off
+    new = np.where(height < surface + depth, 1.0, np.where(above, xi0, 0.0))
+    return np.where(free, new, xi0)
 
 
 class Observer:
@@ -102,6 +178,9 @@ class PhaseFieldModel:
         V1 = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", s.solver.degree))
         li_regions = [r for m in s.materials.values() if isinstance(m, LithiumMaterial) for r in m.regions]
         xi0 = region_indicator(domain, V1, li_regions)
+        if s.physics.phase_field.initial_roughness is not None:
+            liquid = [r for m in s.materials.values() if isinstance(m, ElectrolyteMaterial) for r in m.regions]
+            xi0 = roughen(xi0, domain, V1, li_regions + liquid, s.physics.phase_field.initial_roughness)
         Q = dolfinx.fem.functionspace(domain.mesh, ("DG", 0))
         transport, kinetics = dolfinx.fem.Function(Q), dolfinx.fem.Function(Q)
         transport.x.array[:] = 1.0

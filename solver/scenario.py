@@ -306,6 +306,21 @@ class Noise(Strict):
     seed: int = Field(0, ge=0, description="same seed, same numbers, whatever the number of ranks")
 
 
+class Roughness(Strict):
+    """Random initial roughness of the Li surface: the flat surface (y = 0; z = 0 in 3D) is moved to
+    ``s(x) = sum_k a_k cos(k pi (x - x0) / W + ...)``, cosine modes that keep zero slope on the side
+    walls (symmetry planes), wavelengths 2 W / k from ``2 W`` down to ``min_wavelength``, random
+    amplitudes and phases from ``seed`` (numpy default_rng; the same numbers on every rank), the
+    sum scaled to the root-mean-square height ``amplitude``. Nodes of the Li and electrolyte regions
+    below ``s`` start as Li (xi = 1), those above as electrolyte; then the profile relaxes as usual."""
+
+    amplitude: Length = Field(..., gt=0, description="root-mean-square height of the initial surface")
+    min_wavelength: Length = Field(4e-6, gt=0, description="shortest wavelength (resolve it: >= ~4 interface widths)")
+    spectral_exponent: float = Field(
+        1.0, ge=0, le=4, description="mode k's expected amplitude ~ k^-exponent (0: white, 1: 1/f-like)")
+    seed: int = Field(0, ge=0, description="same seed, same surface, whatever the number of ranks")
+
+
 class PhaseFieldSettings(Strict):
     """Phase-field electrodeposition (Chen et al., J. Power Sources 2015); defaults: the normalised
     constants of Hong & Viswanathan's MOOSE input (ACS Energy Lett. 2018) in SI. D, sigma and c0
@@ -318,6 +333,8 @@ class PhaseFieldSettings(Strict):
     alpha: float = Field(0.5, gt=0, lt=1, description="charge-transfer coefficient")
     anisotropy: Anisotropy = Anisotropy()
     noise: Noise = Noise()
+    initial_roughness: Roughness | None = Field(
+        None, description="random initial roughness of the flat Li surface (off when absent)")
     ramp_time: Time = Field(0.2, ge=0, description="a potentiostatic start reaches its potential over this time")
     potential_form: Literal["conserving", "single"] = Field(
         "conserving",

@@ -690,9 +690,16 @@ def run_plan(plan, comm, final: Path, log, quiet: bool, pictures: bool, restart:
                 + yaml.safe_dump(plan.raw, sort_keys=False))
     comm.barrier()
     results = {}
-    for case in cases:
-        folder = final / case.name if multi else final
-        results[case.label] = run_case(case, folder, comm, log, restart=restart, quiet=quiet)
+    try:
+        for case in cases:
+            folder = final / case.name if multi else final
+            results[case.label] = run_case(case, folder, comm, log, restart=restart, quiet=quiet)
+    except UserError:
+        # bad input found while setting a case up (e.g. an initial condition that does not fit the
+        # geometry): leave nothing half-written behind, as the up-front validation does
+        if comm.rank == 0 and not restart:
+            shutil.rmtree(final, ignore_errors=True)
+        raise
     if comm.rank == 0:
         if multi:
             _write_index(final, plan.source, cases, results)
