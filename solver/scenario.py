@@ -306,6 +306,9 @@ class Noise(Strict):
     seed: int = Field(0, ge=0, description="same seed, same numbers, whatever the number of ranks")
 
 
+PF_MIN_SOLID_RATIO = 1e-5  # phase field: inert solids conduct at least this fraction of the liquid (tested: 1e-5 runs, 2.5e-6 does not)
+
+
 class Roughness(Strict):
     """Random initial roughness of the Li surface: the flat surface (y = 0; z = 0 in 3D) is moved to
     ``s(x) = sum_k a_k cos(k pi (x - x0) / W + ...)``, cosine modes that keep zero slope on the side
@@ -825,6 +828,16 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
     if s.physics.model == "phase_field" and not has_li:
         problems.append(f"{where}materials: the phase field needs a region of type 'lithium' (e.g. the "
                         "deposition_cell geometry's 'lithium')")
+    if s.physics.model == "phase_field":
+        liquid = next((m for m in s.materials.values() if isinstance(m, ElectrolyteMaterial)), None)
+        for mname, mat in s.materials.items():
+            if (liquid is not None and isinstance(mat, SolidElectrolyteMaterial) and mat.conductivity is not None
+                    and mat.conductivity < PF_MIN_SOLID_RATIO * liquid.nominal_conductivity()):
+                problems.append(
+                    f"{where}materials.{mname}.conductivity: below {PF_MIN_SOLID_RATIO:g} of the electrolyte's, the "
+                    "phase-field system is too ill-conditioned to converge; for an ion-blocking solid cut the "
+                    "region out of the mesh instead (e.g. alloy_skeleton's mesh_skeleton: false): its surface is "
+                    "then a wall without flux")
     aniso = s.physics.phase_field.anisotropy
     if (s.physics.model == "phase_field" and getattr(params, "dimension", None) == "3d" and aniso.strength > 0
             and (aniso.mode != 4 or aniso.angle != 0)):

@@ -407,3 +407,44 @@ def test_rough_surface_grows_and_closes_faraday(tmp_path):
     assert m["status"] == "completed"
     assert h["roughness"][0] > 1.01  # a flat front measures 1.004-1.005 on these cells (docs/phase_field.md)
     assert m["faraday_ratio"] == pytest.approx(1.0, abs=0.01)
+
+
+# ----------------------------------------------------------------------------- other builders
+SKELETON = {
+    "name": "pf_alloy",
+    "geometry": {"builder": "alloy_skeleton", "dimension": "2d", "width": "20 um", "height": "20 um",
+                 "tree_height": "6 um", "pitch": "10 um", "trunk_width": "2 um", "generations": 0,
+                 "lithium_thickness": "3 um", "mesh_skeleton": False},
+    "mesh": {"size_far": "2 um", "size_electrode": "0.5 um", "size_feature": "0.5 um", "grading_distance": "4 um"},
+    "materials": {"electrolyte": CELL["materials"]["electrolyte"], "li": {"type": "lithium", "regions": ["lithium"]}},
+    "physics": {"model": "phase_field", "temperature": "300 K", "electrode": {"boundaries": ["collector"]},
+                "counter": {"boundaries": ["counter"]}},
+    "study": {"type": "transient", "protocol": ["Hold at -0.45 V for 0.3 s"], "output_interval": "0.15 s",
+              "checkpoint_keep": 0,
+              "time_stepping": {"initial_step": "1 ms", "target_change": 0.05, "max_step": "50 ms"}},
+    "solver": {"degree": 1},
+    "outputs": {"pictures": False},
+}
+
+
+def test_phase_field_on_another_builder_alloy_skeleton(tmp_path):
+    """The phase field binds to region and boundary names, not to the deposition_cell: on the
+    alloy_skeleton geometry with its Li meshed (posts cut out: ion-blocking walls) Li plates between
+    the posts and Faraday closes."""
+    out = tmp_path / "out"
+    run_ok(write(tmp_path, SKELETON), "-o", out, "-q")
+    m = json.loads((out / "metrics.json").read_text())
+    print(f"alloy_skeleton phase field: Faraday ratio {m['faraday_ratio']:.7f}, mean rise "
+          f"{m['mean_rise_m'] * 1e6:.4f} um")
+    assert m["status"] == "completed"
+    assert m["deposited_li_mol"] > 0
+    assert m["faraday_ratio"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_phase_field_refuses_a_nearly_insulating_solid(tmp_path):
+    data = json.loads(json.dumps(SKELETON))
+    data["geometry"]["mesh_skeleton"] = True
+    data["materials"]["skeleton"] = {"type": "solid_electrolyte", "conductivity": "1e-6 S/m", "regions": ["skeleton"]}
+    r = cli("check", str(write(tmp_path, data)))
+    assert r.returncode == 2 and "materials.skeleton.conductivity" in r.stderr and "mesh_skeleton" in r.stderr
+    assert "Traceback" not in r.stderr
