@@ -34,11 +34,11 @@ def eta_bv(i):
     return math.asinh(i / (2 * I0)) / (0.5 * F_RT)
 
 
-def flat_problem(control, film=R_F, degree=1, n=4, **kw):
+def flat_problem(control, film=R_F, degree=1, n=4, model="secondary", **kw):
     d = unit_square(n)
     return CurrentDistribution(
         d, {"electrolyte": KAPPA}, {"electrode": ButlerVolmer(I0, 0.5, 0.5, 0.0, film)}, ["counter"],
-        model="secondary", control=control, current_density=I_APP, degree=degree, **kw)
+        model=model, control=control, current_density=I_APP, degree=degree, **kw)
 
 
 @pytest.mark.mpi
@@ -119,3 +119,86 @@ def test_mms_film_rates(degree, control):
     assert r_w > degree + 0.8
     if control == "galvanostatic":
         assert abs(res[-1][2] - V_MMS) < abs(res[0][2] - V_MMS)
+
+
+# ------------------------------------------------------------------ floating (bipolar) plate
+A_LOW, B_HIGH = 0.3, 0.5  # the plate fills a_low < y < b_high across the whole width (cut out of the mesh)
+
+
+def bipolar_channel(n: int = 4, comm=MPI.COMM_WORLD) -> Domain:
+    """Unit-width channel, electrode at y = 0, counter at y = 1, a plate spanning the width between
+    y = 0.3 and 0.5: two disconnected electrolyte blocks (a mesh built from two structured grids)."""
+    import basix.ufl
+
+    pts, cells = [], []
+    for y0, y1 in ((0.0, A_LOW), (B_HIGH, 1.0)):
+        start = sum(len(p) for p in pts)
+        xs, ys = np.linspace(0, 1, n + 1), np.linspace(y0, y1, n + 1)
+        X, Y = np.meshgrid(xs, ys, indexing="ij")
+        pts.append(np.column_stack([X.ravel(), Y.ravel()]))
+        idx = np.arange((n + 1) ** 2).reshape(n + 1, n + 1) + start
+        for i in range(n):
+            for j in range(n):
+                a, b, c, e = idx[i, j], idx[i + 1, j], idx[i + 1, j + 1], idx[i, j + 1]
+                cells += [[a, b, c], [a, c, e]]
+    if comm.rank == 0:
+        x, cells = np.vstack(pts), np.array(cells, dtype=np.int64)
+    else:
+        x, cells = np.zeros((0, 2)), np.zeros((0, 3), dtype=np.int64)
+    element = ufl.Mesh(basix.ufl.element("Lagrange", "triangle", 1, shape=(2,)))
+    mesh = dolfinx.mesh.create_mesh(comm, cells, element, x)
+    tdim = mesh.topology.dim
+    owned = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, owned, np.ones_like(owned))
+    names = {"electrode": 1, "plate_bottom": 2, "plate_top": 3, "counter": 4, "side": 5}
+    where = {"electrode": lambda x: np.isclose(x[1], 0.0), "plate_bottom": lambda x: np.isclose(x[1], A_LOW),
+             "plate_top": lambda x: np.isclose(x[1], B_HIGH), "counter": lambda x: np.isclose(x[1], 1.0),
+             "side": lambda x: (np.isclose(x[0], 0.0) | np.isclose(x[0], 1.0))}
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    idx, val = [], []
+    taken = np.zeros(0, dtype=np.int32)
+    for name, marker in where.items():
+        f = np.setdiff1d(dolfinx.mesh.locate_entities_boundary(mesh, tdim - 1, marker), taken)
+        taken = np.union1d(taken, f)
+        idx.append(f)
+        val.append(np.full_like(f, names[name]))
+    idx, val = np.concatenate(idx), np.concatenate(val)
+    order = np.argsort(idx)
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, idx[order].astype(np.int32), val[order].astype(np.int32))
+    return Domain(mesh, cell_tags, facet_tags, {"electrolyte": 1}, names, False, 1.0)
+
+
+def bipolar_problem(control, plate_film=0.0, **kw):
+    plate = FloatingConductor("plate", {b: ButlerVolmer(I0, 0.5, 0.5, 0.0, plate_film)
+                                        for b in ("plate_bottom", "plate_top")})
+    return CurrentDistribution(
+        bipolar_channel(), {"electrolyte": KAPPA}, {"electrode": ButlerVolmer(I0, 0.5, 0.5)}, ["counter"],
+        model="secondary", control=control, current_density=I_APP, degree=1, floating=[plate], **kw)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("plate_film", [0.0, R_F])
+def test_floating_plate_is_a_bipolar_electrode_in_series(plate_film):
+    ohmic = I_APP * (A_LOW + 1.0 - B_HIGH) / KAPPA
+    bipolar = 2 * eta_bv(I_APP) + 2 * I_APP * plate_film
+    expected = -eta_bv(I_APP) - ohmic - bipolar
+    p = bipolar_problem("galvanostatic", plate_film)
+    r = p.solve()
+    m = p.floating_metrics()["plate"]
+    print(f"galvanostatic, plate film {plate_film}: V = {r.electrode_potential!r}, closed form {expected!r} "
+          f"(rel {abs(r.electrode_potential / expected - 1):.2e}); plate U = {m['potential_V']!r}, plating "
+          f"{m['plating_current_A']!r}, stripping {m['stripping_current_A']!r}, net {m['net_current_A']:.2e}")
+    assert r.electrode_potential == pytest.approx(expected, rel=1e-8)
+    assert abs(m["net_current_A"]) < 1e-10 * I_APP
+    assert m["plating_current_A"] == pytest.approx(I_APP, rel=1e-8)  # on the top face, all of it
+    assert m["stripping_current_A"] == pytest.approx(I_APP, rel=1e-8)  # from the bottom face
+    assert m["per_boundary"]["plate_top"]["stripping_current_A"] == pytest.approx(0.0, abs=1e-12)
+    assert r.floating_potentials["plate"] == m["potential_V"]
+    # the plate sits between the electrolyte potentials of its faces: phi_bottom + eta_a = phi_top + eta_c
+    phi_top = -I_APP * (1.0 - B_HIGH) / KAPPA
+    assert m["potential_V"] == pytest.approx(phi_top - eta_bv(I_APP) - I_APP * plate_film, rel=1e-8)
+    # potentiostatic at that V: the same current and plate potential
+    q = bipolar_problem("potentiostatic", plate_film, electrode_potential=expected)
+    q.solve()
+    assert recover_current(q).total(["electrode"]) == pytest.approx(I_APP, rel=1e-8)
+    assert q.floating_metrics()["plate"]["potential_V"] == pytest.approx(m["potential_V"], rel=1e-8)
