@@ -159,7 +159,7 @@ def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -
     if s.physics.model == "primary":
         wagner = 0.0
     else:
-        r_ct = min(bv.charge_transfer_resistance(problem.f) for bv in problem.electrode.values())
+        r_ct = min(bv.interface_resistance(problem.f) for bv in problem.electrode.values())
         wagner = kappa_wall * r_ct / length
     metrics["wagner_number"] = wagner
     metrics["wagner_inputs"] = {"conductivity_S_m": kappa_wall, "length_m": length}

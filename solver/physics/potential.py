@@ -78,6 +78,10 @@ class ButlerVolmer:
         """Linearised R_ct = RT / [F i0 (alpha_a + alpha_c)] (Ohm m^2)."""
         return 1.0 / (f * self.i0 * (self.alpha_a + self.alpha_c))
 
+    def interface_resistance(self, f) -> float:
+        """Linearised resistance of the interface, R_ct + R_f (Ohm m^2): what a Wagner number uses."""
+        return self.charge_transfer_resistance(f) + self.film_resistance
+
 
 @dataclasses.dataclass
 class FloatingConductor:
