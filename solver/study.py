@@ -119,7 +119,10 @@ def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -
     blocked = [n for n in s.physics.electrode.boundaries if n not in problem.electrode]
     total_e = current.total(names)
     total_c = -current.total(s.physics.counter.boundaries)
-    per_boundary = {n: boundary_stats(current, [n]) for n in names + blocked}
+    per_boundary = {n: boundary_stats(current, [n]) for n in names}
+    # no Faradaic current on a blocked surface by construction (the recovered P1 field there would only
+    # show the neighbouring electrode's value at shared vertices)
+    per_boundary |= {n: {"area": d.area([n]), "deposition": False} for n in blocked}
     metrics = {
         "model": s.physics.model,
         "control": s.study.control,
