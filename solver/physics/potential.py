@@ -121,6 +121,10 @@ class CurrentDistribution:
         degree: Lagrange degree.
         linear_solver: "auto", "direct" or "iterative".
         petsc_options: user options merged over the defaults.
+        floating: floating (bipolar) conductors, each with its boundaries' kinetics.
+
+    A ``ButlerVolmer.film_resistance`` > 0 on any boundary, or any floating conductor, switches to
+    the monolithic mixed solve (``_solve_secondary_mixed``; see the module docstring).
     """
 
     def __init__(
