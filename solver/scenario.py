@@ -405,11 +405,17 @@ class Physics(Strict):
     counter: Counter = Counter()
     piezo: PiezoLayer | None = Field(None, description="piezoelectric layer coupling (off when absent)")
     cell: Cell = Cell()
-    floating: Annotated[list[Floating], BeforeValidator(_floating_list)] = Field(
+    floating: Annotated[list[Floating] | Floating, BeforeValidator(_floating_list)] = Field(
         [], description="floating (bipolar) conductors: one group {boundaries: [...]} or a list of them; each is "
         "electronically isolated, at its own potential (zero net current), Butler-Volmer on its surfaces "
         "(secondary model)",
     )
+
+    @model_validator(mode="after")
+    def _floating_as_list(self):
+        if isinstance(self.floating, Floating):  # one group given as a mapping
+            self.floating = [self.floating]
+        return self
 
     def floating_names(self) -> list[str]:
         return [g.name or f"floating_{k}" for k, g in enumerate(self.floating)]
