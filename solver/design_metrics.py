@@ -155,8 +155,8 @@ def alloy_metrics(case, problem, current, metrics: dict) -> dict:
         the true-surface skeleton i0 that gives the paper's apparent 3.71 mA/cm^2 on this
         geometry, with the Li foil's i0 as set (None when impossible, i.e. negative).
     ``wagner_number_skeleton``
-        kappa R_ct / skeleton height, R_ct of the skeleton surface (or of the electrode when the
-        skeleton is not an electrode).
+        kappa R_ct / skeleton height, R_ct of the skeleton surface plus its film resistance R_f, if
+        any (of the electrode when the skeleton is not an electrode or takes no Li).
     ``porous_wagner_number``, ``penetration_depth_m``
         dendritic layout only (skeleton cut out of the mesh): a = electrode area inside the
         skeleton layer / electrolyte volume there (``pore_volume``); lambda = sqrt(kappa R_ct / a) is how deep a linear-kinetics current penetrates a
@@ -212,7 +212,7 @@ def alloy_metrics(case, problem, current, metrics: dict) -> dict:
 
     kappa = metrics["wagner_inputs"]["conductivity_S_m"]
     kinetics = problem.electrode.get("skeleton_surface") or next(iter(problem.electrode.values()))
-    r_ct = kinetics.charge_transfer_resistance(problem.f)
+    r_ct = kinetics.interface_resistance(problem.f)
     primary = problem.model == "primary"
     out["wagner_number_skeleton"] = 0.0 if primary else kappa * r_ct / top
     if getattr(case.geometry, "layout", None) == "dendritic" and set(d.regions) == {"electrolyte"}:
@@ -288,7 +288,7 @@ def homs_metrics(case, problem, current, metrics: dict) -> dict:
     out["apparent_exchange_current_density_A_m2"] = apparent
     out["true_over_projected_area"] = sum(true_areas.values()) / d.projected_area
     kappa = metrics["wagner_inputs"]["conductivity_S_m"]
-    r_ct = min(bv.charge_transfer_resistance(problem.f) for bv in problem.electrode.values())
+    r_ct = min(bv.interface_resistance(problem.f) for bv in problem.electrode.values())
     primary = problem.model == "primary"
     diameter = float(getattr(case.geometry, "outer_diameter", 0.0)) or None
     out["wagner_number_sphere"] = 0.0 if primary else (kappa * r_ct / diameter if diameter else None)

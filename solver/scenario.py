@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 import meshes
 from meshes.base import MeshOptions
 from solver import materials as matlib
 from solver.errors import UserError
 from solver.units import (
-    Area, ChargeDensity, Concentration, Conductivity, CurrentDensity, Diffusivity, Dimensionless, Length,
+    Area, AreaResistance, ChargeDensity, Concentration, Conductivity, CurrentDensity, Diffusivity, Dimensionless, Length,
     MolarVolume, Potential, Pressure, Rate, Temperature, Time,
 )
 
@@ -169,19 +169,41 @@ Material = Annotated[Union[ElectrolyteMaterial, PorousLayerMaterial, SolidElectr
 
 # ----------------------------------------------------------------------------- physics
 class Kinetics(Strict):
-    """Butler-Volmer kinetics: i = i0 [exp(alpha_a F eta/RT) - exp(-alpha_c F eta/RT)] (anodic +)."""
+    """Butler-Volmer kinetics: i = i0 [exp(alpha_a F eta/RT) - exp(-alpha_c F eta/RT)] (anodic +),
+    optionally in series with a surface film (``film_resistance``), or switched off
+    (``deposition: false``)."""
 
     exchange_current_density: CurrentDensity = Field(10.0, gt=0, description="i0")
     alpha_a: float = Field(0.5, gt=0, le=1, description="anodic transfer coefficient")
     alpha_c: float = Field(0.5, gt=0, le=1, description="cathodic transfer coefficient")
     equilibrium_potential: Potential = Field(0.0, description="E_eq vs Li/Li+")
+    film_resistance: AreaResistance = Field(
+        0.0, ge=0,
+        description="area-specific resistance R_f of a surface film (e.g. a LiH / Li-polymer coating, an SEI) in "
+        "series with Butler-Volmer: V - phi - E_eq = eta_ct + R_f i_a, i_a = BV(eta_ct), solved exactly (not "
+        "linearised); e.g. '49 Ohm cm^2'. 0: no film. Secondary model only",
+    )
+    deposition: bool = Field(
+        True,
+        description="false: this surface takes no Li at all (no Faradaic current; an insulating, blocked surface, "
+        "e.g. a coating Li cannot plate on or pass through); the ions still flow around it. At least one electrode "
+        "boundary must keep deposition on",
+    )
 
 
 class KineticsOverride(Strict):
+    """Per-boundary changes to ``kinetics`` (keys not given keep the shared value)."""
+
     exchange_current_density: CurrentDensity | None = Field(None, gt=0)
     alpha_a: float | None = Field(None, gt=0, le=1)
     alpha_c: float | None = Field(None, gt=0, le=1)
     equilibrium_potential: Potential | None = None
+    film_resistance: AreaResistance | None = Field(
+        None, ge=0, description="film resistance R_f on this boundary (see Kinetics.film_resistance)"
+    )
+    deposition: bool | None = Field(
+        None, description="false: this boundary takes no Li (blocked, insulating; see Kinetics.deposition)"
+    )
 
 
 class Electrode(Strict):
@@ -190,7 +212,8 @@ class Electrode(Strict):
     boundaries: list[str] = Field(["bud", "flat"], min_length=1)
     kinetics: Kinetics = Kinetics()
     per_boundary: dict[str, KineticsOverride] = Field(
-        {}, description="kinetics overrides for some of the boundaries (e.g. a different i0 on the bud)"
+        {}, description="kinetics overrides for some of the boundaries (e.g. a different i0 on the bud, a film, "
+        "deposition: false)"
     )
 
     def kinetics_on(self, boundary: str) -> Kinetics:
@@ -198,6 +221,44 @@ class Electrode(Strict):
         if override is None:
             return self.kinetics
         return self.kinetics.model_copy(update=override.model_dump(exclude_none=True))
+
+    def faradaic(self) -> list[str]:
+        """The boundaries that take Li (deposition on), in order."""
+        return [b for b in self.boundaries if self.kinetics_on(b).deposition]
+
+    def has_film(self) -> bool:
+        return any(self.kinetics_on(b).film_resistance > 0 for b in self.faradaic())
+
+
+class Floating(Strict):
+    """An electronically isolated conductor (a bipolar electrode): boundaries that share one potential,
+    a global unknown fixed by zero net current (e.g. HoMS shells not in contact with the Cu).
+
+    Butler-Volmer on every surface, with the working electrode's ``kinetics`` unless overridden here;
+    Li plates on one side of it while it strips on the other. Secondary model only.
+    """
+
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="label in metrics.json "
+                             "(default: floating_<k>)")
+    boundaries: list[str] = Field(..., min_length=1, description="boundaries forming the conductor")
+    kinetics: KineticsOverride = Field(
+        KineticsOverride(), description="changes to the working electrode's kinetics on this conductor"
+    )
+    per_boundary: dict[str, KineticsOverride] = Field({}, description="per-boundary changes on this conductor")
+
+    def kinetics_on(self, electrode: Electrode, boundary: str) -> Kinetics:
+        k = electrode.kinetics.model_copy(update=self.kinetics.model_dump(exclude_none=True))
+        override = self.per_boundary.get(boundary)
+        return k if override is None else k.model_copy(update=override.model_dump(exclude_none=True))
+
+
+def _floating_list(value):
+    """``physics.floating``: one group (a mapping) or a list of groups; null: none."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return value
 
 
 class Counter(Strict):
@@ -364,6 +425,20 @@ class Physics(Strict):
     counter: Counter = Counter()
     piezo: PiezoLayer | None = Field(None, description="piezoelectric layer coupling (off when absent)")
     cell: Cell = Cell()
+    floating: Annotated[list[Floating] | Floating, BeforeValidator(_floating_list)] = Field(
+        [], description="floating (bipolar) conductors: one group {boundaries: [...]} or a list of them; each is "
+        "electronically isolated, at its own potential (zero net current), Butler-Volmer on its surfaces "
+        "(secondary model)",
+    )
+
+    @model_validator(mode="after")
+    def _floating_as_list(self):
+        if isinstance(self.floating, Floating):  # one group given as a mapping
+            self.floating = [self.floating]
+        return self
+
+    def floating_names(self) -> list[str]:
+        return [g.name or f"floating_{k}" for k, g in enumerate(self.floating)]
 
 
 # ----------------------------------------------------------------------------- study
@@ -812,6 +887,52 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
     for b in s.physics.electrode.per_boundary:
         if b not in s.physics.electrode.boundaries:
             problems.append(f"{where}physics.electrode.per_boundary.{b}: not one of the electrode's boundaries")
+    el = s.physics.electrode
+    model = s.physics.model
+    if not el.faradaic():
+        problems.append(f"{where}physics.electrode: every boundary has deposition: false; at least one must take Li")
+    film_keys = [f"physics.electrode.kinetics.film_resistance"] if el.kinetics.film_resistance > 0 else []
+    film_keys += [f"physics.electrode.per_boundary.{b}.film_resistance" for b, o in el.per_boundary.items()
+                  if o.film_resistance]
+    blocked_keys = (["physics.electrode.kinetics.deposition"] if not el.kinetics.deposition else []) + [
+        f"physics.electrode.per_boundary.{b}.deposition" for b, o in el.per_boundary.items() if o.deposition is False]
+    for g, group in enumerate(s.physics.floating):
+        key = f"physics.floating.{g}"
+        need(group.boundaries, boundaries, f"{key}.boundaries", "boundary")
+        for b in group.per_boundary:
+            if b not in group.boundaries:
+                problems.append(f"{where}{key}.per_boundary.{b}: not one of this conductor's boundaries")
+        for b in group.boundaries:
+            if b in el.boundaries or b in s.physics.counter.boundaries:
+                problems.append(f"{where}{key}.boundaries: '{b}' is also an electrode or counter boundary; a floating "
+                                "conductor is isolated from both")
+            if not group.kinetics_on(el, b).deposition:
+                problems.append(f"{where}{key}: deposition: false on '{b}'; a floating conductor reacts on its "
+                                "surfaces by definition (leave an inert surface out of it)")
+            if group.kinetics_on(el, b).film_resistance > 0:
+                film_keys.append(f"{key}.film_resistance")
+        for other in s.physics.floating[:g]:
+            shared = set(group.boundaries) & set(other.boundaries)
+            if shared:
+                problems.append(f"{where}{key}.boundaries: {sorted(shared)} belong to two floating conductors")
+    names_f = s.physics.floating_names()
+    if len(set(names_f)) != len(names_f):
+        problems.append(f"{where}physics.floating: two conductors have the same name")
+    if model != "secondary":
+        for k in film_keys[:1]:
+            problems.append(f"{where}{k}: a film resistance needs the secondary model (physics.model is '{model}'; "
+                            "in the primary limit a film would make the electrode a linear Robin boundary, not "
+                            "supported: use secondary kinetics with a large i0)")
+        if s.physics.floating:
+            problems.append(f"{where}physics.floating: floating conductors need the secondary model "
+                            f"(physics.model is '{model}')")
+        if model in ("tertiary", "phase_field"):
+            for k in blocked_keys[:1]:
+                problems.append(f"{where}{k}: deposition: false is a stationary-model option (physics.model is "
+                                f"'{model}'; leave the boundary out of the electrode instead)")
+    if (film_keys or s.physics.floating) and s.solver.linear_solver == "iterative":
+        problems.append(f"{where}solver.linear_solver: 'iterative' does not handle film resistances or floating "
+                        "conductors yet; use 'auto' or 'direct' (MUMPS)")
     if s.physics.piezo is not None:
         pz = s.physics.piezo
         need([pz.region], regions, "physics.piezo.region", "region")

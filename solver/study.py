@@ -22,7 +22,7 @@ from solver import piezo_layer
 from solver.domain import Domain
 from solver.errors import SolverError, UserError
 from solver.output import Staging, gather_grid, provenance, write_json
-from solver.physics.potential import ButlerVolmer, CurrentDistribution
+from solver.physics.potential import ButlerVolmer, CurrentDistribution, FloatingConductor
 from solver.postprocess import boundary_stats, recover_current, value_near
 from solver.scenario import Case, ElectrolyteMaterial, Plan, Point, PorousLayerMaterial, SolidElectrolyteMaterial
 
@@ -72,10 +72,15 @@ def conductivities(case: Case) -> dict[str, float]:
 
 def make_problem(case: Case, domain: Domain, prefix: str = "potential_") -> CurrentDistribution:
     s = case.scenario
-    electrode = {}
-    for name in s.physics.electrode.boundaries:
-        k = s.physics.electrode.kinetics_on(name)
-        electrode[name] = ButlerVolmer(k.exchange_current_density, k.alpha_a, k.alpha_c, k.equilibrium_potential)
+    def bv(k) -> ButlerVolmer:
+        return ButlerVolmer(k.exchange_current_density, k.alpha_a, k.alpha_c, k.equilibrium_potential,
+                            k.film_resistance)
+
+    el = s.physics.electrode
+    # deposition: false boundaries take no Faradaic current: left out of the kinetics (insulating)
+    electrode = {name: bv(el.kinetics_on(name)) for name in el.faradaic()}
+    floating = [FloatingConductor(label, {b: bv(g.kinetics_on(el, b)) for b in g.boundaries})
+                for label, g in zip(s.physics.floating_names(), s.physics.floating)]
     return CurrentDistribution(
         domain,
         conductivities(case),
@@ -93,6 +98,7 @@ def make_problem(case: Case, domain: Domain, prefix: str = "potential_") -> Curr
         max_iterations=s.solver.max_iterations,
         petsc_options=s.solver.petsc_options,
         prefix=prefix,
+        floating=floating,
     )
 
 
@@ -109,10 +115,14 @@ def regime(wagner: float, model: str) -> str:
 def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -> dict:
     s = case.scenario
     d = problem.domain
-    names = s.physics.electrode.boundaries
+    names = list(problem.electrode)  # the Faradaic boundaries (deposition: false ones take no current)
+    blocked = [n for n in s.physics.electrode.boundaries if n not in problem.electrode]
     total_e = current.total(names)
     total_c = -current.total(s.physics.counter.boundaries)
     per_boundary = {n: boundary_stats(current, [n]) for n in names}
+    # no Faradaic current on a blocked surface by construction (the recovered P1 field there would only
+    # show the neighbouring electrode's value at shared vertices)
+    per_boundary |= {n: {"area": d.area([n]), "deposition": False} for n in blocked}
     metrics = {
         "model": s.physics.model,
         "control": s.study.control,
@@ -124,6 +134,17 @@ def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -
         "charge_balance_error": abs(total_e - total_c) / abs(total_e) if total_e else math.nan,
         "electrode": {"all": boundary_stats(current, names), **per_boundary},
     }
+    if blocked:
+        metrics["blocked_boundaries"] = blocked
+    if problem.has_film:
+        metrics["film"] = problem.film_metrics()
+    if problem.floating:
+        floating = problem.floating_metrics()
+        for group in floating.values():
+            group["plating_fraction_of_electrode_current"] = group["plating_current_A"] / total_e if total_e else None
+            group["net_over_plating"] = (group["net_current_A"] / group["plating_current_A"]
+                                         if group["plating_current_A"] else None)
+        metrics["floating"] = floating
     apexes = d.landmarks.get("apex") or []
     if apexes and "far" in d.landmarks:
         apex = value_near(current, apexes[0], names)
@@ -141,7 +162,7 @@ def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -
     if s.physics.model == "primary":
         wagner = 0.0
     else:
-        r_ct = min(bv.charge_transfer_resistance(problem.f) for bv in problem.electrode.values())
+        r_ct = min(bv.interface_resistance(problem.f) for bv in problem.electrode.values())
         wagner = kappa_wall * r_ct / length
     metrics["wagner_number"] = wagner
     metrics["wagner_inputs"] = {"conductivity_S_m": kappa_wall, "length_m": length}
@@ -169,6 +190,11 @@ def _conductivity_at(problem: CurrentDistribution, names) -> float:
     return d.comm.allreduce(local, op=MPI.MIN)
 
 
+def _recovered_names(problem: CurrentDistribution) -> list[str]:
+    """Boundaries whose current density is recovered: electrode, counter, floating conductors."""
+    return list(problem.electrode) + list(problem.counter) + [b for g in problem.floating for b in g.kinetics]
+
+
 def solve_case(case: Case, domain: Domain):
     """Solve one case on its domain: (problem, result, current, metrics, piezo layer or None)."""
     problem = make_problem(case, domain)
@@ -179,7 +205,7 @@ def solve_case(case: Case, domain: Domain):
         layer = piezo_layer.solve(config, domain, case.scenario.physics.electrode.boundaries, owner.porosity)
         piezo_layer.couple(layer, problem, config)
     result = problem.solve()
-    current = recover_current(problem)
+    current = recover_current(problem, _recovered_names(problem))
     metrics = compute_metrics(case, problem, result, current)
     if layer is not None:
         apexes = domain.landmarks.get("apex") or [None]
@@ -211,7 +237,7 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
         # recovered boundary current (P1) on the output space, zero away from the boundaries
         plating = dolfinx.fem.Function(V, name="plating_current_density")
         plating.interpolate(current.field)
-        names = list(problem.electrode) + list(problem.counter)
+        names = _recovered_names(problem)
         on_boundary = dolfinx.fem.locate_dofs_topological(V, tdim - 1, d.facets(names))
         keep = np.zeros(plating.x.array.size, dtype=bool)
         keep[on_boundary] = True
@@ -250,7 +276,8 @@ def _write_electrode_csv(folder: Path, case: Case, current) -> None:
     V = current.field.function_space
     rows = []
     coords = V.tabulate_dof_coordinates()
-    for name in case.scenario.physics.electrode.boundaries:
+    floating = [b for g in case.scenario.physics.floating for b in g.boundaries]
+    for name in case.scenario.physics.electrode.boundaries + floating:
         dofs = current.dofs([name])
         x = coords[dofs]
         rows.append((x, np.full(len(dofs), name), current.field.x.array[dofs]))

@@ -36,6 +36,7 @@ __all__ = [
     "ChargeDensity",
     "Rate",
     "Area",
+    "AreaResistance",
     "Dimensionless",
     "SI_UNIT",
 ]
@@ -55,6 +56,7 @@ SI_UNIT: dict[str, tuple[str, str]] = {
     "charge_density": ("[current] * [time] / [length] ** 2", "C/m^2"),
     "rate": ("1 / [time]", "1/s"),
     "area": ("[length] ** 2", "m^2"),
+    "area_resistance": ("[mass] * [length] ** 4 / [current] ** 2 / [time] ** 3", "Ohm m^2"),
     "dimensionless": ("", "1"),
 }
 
@@ -68,6 +70,8 @@ def _registry():
     ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     # Battery shorthand: "M" is mol/L (pint's default "M" is mega-nothing).
     ureg.define("molar = mol / liter = M")
+    # "Ohm cm^2" as written in battery papers (pint's own spelling is "ohm")
+    ureg.define("@alias ohm = Ohm")
     return ureg
 
 
@@ -159,4 +163,5 @@ MolarVolume = Quantity("molar_volume")
 ChargeDensity = Quantity("charge_density")
 Rate = Quantity("rate")
 Area = Quantity("area")
+AreaResistance = Quantity("area_resistance")
 Dimensionless = Quantity("dimensionless")

@@ -160,8 +160,10 @@ def test_the_design_scenarios_validate(capsys):
     assert main(["check", str(ROOT / "scenarios" / "alloy_skeleton.yaml")]) == 0
     assert main(["check", str(ROOT / "scenarios" / "homs_membrane.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "6 cases: bare_li, dendritic, dendritic_true_i0, dense_alloy, coverage_half, dendritic_primary" in out
-    assert "5 cases: bare, homs_conducting, homs_insulating, nanoparticles, homs_primary" in out
+    assert ("8 cases: bare_li, dendritic, dendritic_true_i0, dense_alloy, coverage_half, dendritic_primary, "
+            "dendritic_coated, dendritic_coated_blocked") in out
+    assert ("7 cases: bare, homs_conducting, homs_insulating, nanoparticles, homs_primary, homs_floating, "
+            "homs_binder") in out
 
 
 ALLOY_COARSE = ["--set", "mesh.size_far=6 um", "--set", "mesh.size_electrode=2 um", "--set", "mesh.size_feature=0.5 um",
@@ -185,6 +187,16 @@ def test_alloy_scenario_runs_coarse(tmp_path):
     assert cases["dendritic_true_i0"]["electrode_potential_V"] == pytest.approx(
         cases["dense_alloy"]["electrode_potential_V"], rel=0.05)
     assert d["coverage_half"]["current_fraction_by_boundary"]["skeleton_surface"] > 0.9
+    # the LiH / Li-polymer coating: a film evens the skeleton's current (less top focusing) at a higher
+    # overpotential; a coating Li cannot plate on leaves only the foil, at more than bare Li's overpotential
+    # (the trunks take some of the foil's area)
+    coated, blocked = cases["dendritic_coated"], cases["dendritic_coated_blocked"]
+    assert 1 <= d["dendritic_coated"]["top_band_focusing"] < d["dendritic"]["top_band_focusing"]
+    assert cases["dendritic"]["electrode_potential_V"] > coated["electrode_potential_V"] > \
+        cases["dendritic_true_i0"]["electrode_potential_V"]
+    assert coated["film"]["skeleton_surface"]["film_resistance_ohm_m2"] == pytest.approx(5.14e-4, rel=1e-12)
+    assert d["dendritic_coated_blocked"]["current_fraction_by_boundary"] == {"li_surface": pytest.approx(1.0)}
+    assert blocked["electrode_potential_V"] < cases["bare_li"]["electrode_potential_V"]
 
 
 def test_homs_scenario_runs_coarse_and_draws_the_shells(tmp_path):
@@ -198,6 +210,17 @@ def test_homs_scenario_runs_coarse_and_draws_the_shells(tmp_path):
     primary = cases["homs_primary"]["design"]
     assert primary["current_fraction"]["membrane_top"] > 0.5 and primary["electrode_cv"] is None
     assert cases["homs_insulating"]["design"]["current_fraction"]["electrode_under_membrane"] == pytest.approx(1.0)
+    # floating shells: zero net current, a small bipolar plating/stripping; the electrode takes all of the
+    # applied current (as with insulating shells, to within the bipolar share)
+    floating = cases["homs_floating"]
+    shells = floating["floating"]["shells"]
+    assert abs(shells["net_current_A"]) < 1e-9 * shells["plating_current_A"]
+    assert 0 < shells["plating_fraction_of_electrode_current"] < 0.05
+    assert floating["design"]["current_fraction"]["electrode_under_membrane"] == pytest.approx(1.0)
+    assert floating["electrode_potential_V"] == pytest.approx(cases["homs_insulating"]["electrode_potential_V"], rel=0.01)
+    # conducting shells under the binder: Li still goes inside the spheres, through the binder film
+    binder = cases["homs_binder"]["design"]["current_fraction"]
+    assert binder["sphere_interiors"] > 0.5 and binder["membrane_top"] < 0.1
 
     # pictures: the electrode outline is the electrode's own facets, closed rings included: its
     # drawn length is the true electrode length of the metrics (2D, um per um of depth)

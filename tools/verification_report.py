@@ -101,6 +101,29 @@ def piezo():
                   f"(want {degree + 1}); H1 u {r[2]:.3f}, H1 psi {r[3]:.3f} (want {degree})")
 
 
+def electrode_extensions():
+    from tests import test_electrode_film as tf
+
+    print("Film resistance and floating conductors (tests/test_electrode_film.py):")
+    for degree in (1, 2):
+        want = -tf.eta_bv(tf.I_APP) - tf.I_APP * tf.R_F - tf.I_APP / tf.KAPPA
+        got = tf.flat_problem("galvanostatic", degree=degree).solve().electrode_potential
+        print(f"  flat film P{degree}: V = {got:.12e} V vs closed form {want:.12e} V ({got / want - 1:+.1e})")
+    for degree, ns in ((1, [8, 16, 32]), (2, [4, 8, 16])):
+        for control in ("potentiostatic", "galvanostatic"):
+            res = [tf._mms(n, degree, control) for n in ns]
+            hs = [1 / n for n in ns]
+            print(f"  MMS filmed BV P{degree} {control:15s} L2 rate {rate([r[0] for r in res], hs):.3f} "
+                  f"(want {degree + 1}), film drop rate {rate([r[1] for r in res], hs):.3f}")
+    for film in (0.0, tf.R_F):
+        p = tf.bipolar_problem("galvanostatic", film)
+        got = p.solve().electrode_potential
+        want = -3 * tf.eta_bv(tf.I_APP) - tf.I_APP * (tf.A_LOW + 1 - tf.B_HIGH) / tf.KAPPA - 2 * tf.I_APP * film
+        m = p.floating_metrics()["plate"]
+        print(f"  bipolar plate (film {film} Ohm m^2): V = {got:.12e} vs {want:.12e} ({got / want - 1:+.1e}); "
+              f"net current {m['net_current_A']:.1e} A/m, plating {m['plating_current_A']:.10f} A/m")
+
+
 def growth():
     from tests import test_growth as tg
 
@@ -117,3 +140,4 @@ if __name__ == "__main__":
     serial_vs_mpi()
     piezo()
     growth()
+    electrode_extensions()

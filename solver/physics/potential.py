@@ -16,6 +16,25 @@ everywhere in this project is i = -i_a = -kappa grad(phi).n (positive = Li depos
 * primary:   eta = 0, i.e. phi = V - E_eq on the electrode (a Dirichlet condition).
 * secondary: Butler-Volmer as above, solved with PETSc SNES (Newton, backtracking).
 
+Film resistance (secondary): a boundary with R_f > 0 (Ohm m^2) has a film in series with the
+charge transfer, V - phi - E_eq = eta_ct + R_f i_a with i_a = BV(eta_ct). The film's potential
+drop w = R_f i_a is an auxiliary unknown in the Lagrange space of phi, fixed to 0 at every DOF
+that is not on a filmed facet (a Dirichlet condition), with the boundary equation
+
+    int_Gamma (w / R_f - i_a(V - phi - E_eq - w)) q ds = 0
+
+and i_a(V - phi - E_eq - w) in the phi equation: exact (not linearised), solved monolithically
+with phi (and V, floating potentials). Where two filmed boundaries of different R_f meet, w is
+continuous through the shared DOFs (a local approximation at the junction only).
+
+Floating conductors (secondary): boundaries forming one electronically isolated conductor at
+its own potential U (a real unknown), Butler-Volmer with eta = U - phi - E_eq on its surfaces,
+closed by zero net current int i_a ds = 0: a bipolar electrode.
+
+These extensions add unknowns only when present (no film and no floating conductor: the
+problem, its cost and its results are unchanged) and are solved with MUMPS ('auto' picks it;
+'iterative' is refused: the field split below knows only the (phi, V) blocks).
+
 Control:
 * potentiostatic: V is given.
 * galvanostatic: V is a global unknown (a "real" element, one DOF) with the constraint
@@ -48,6 +67,7 @@ class ButlerVolmer:
     alpha_a: float = 0.5
     alpha_c: float = 0.5
     e_eq: float = 0.0
+    film_resistance: float = 0.0  # R_f (Ohm m^2) of a film in series: V - phi - E_eq = eta_ct + R_f i_a
 
     def anodic_current(self, eta, f):
         """UFL (or numpy) expression of the anodic current density; f = F/RT."""
@@ -58,6 +78,18 @@ class ButlerVolmer:
         """Linearised R_ct = RT / [F i0 (alpha_a + alpha_c)] (Ohm m^2)."""
         return 1.0 / (f * self.i0 * (self.alpha_a + self.alpha_c))
 
+    def interface_resistance(self, f) -> float:
+        """Linearised resistance of the interface, R_ct + R_f (Ohm m^2): what a Wagner number uses."""
+        return self.charge_transfer_resistance(f) + self.film_resistance
+
+
+@dataclasses.dataclass
+class FloatingConductor:
+    """An electronically isolated conductor: boundary name -> kinetics; one potential, zero net current."""
+
+    name: str
+    kinetics: dict[str, ButlerVolmer]
+
 
 @dataclasses.dataclass
 class PotentialResult:
@@ -66,6 +98,7 @@ class PotentialResult:
     newton_iterations: int
     linear_iterations: int
     snes_reason: int
+    floating_potentials: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 DIRECT_LIMIT = 100_000  # DOFs below which "auto" picks a direct solver
@@ -88,6 +121,10 @@ class CurrentDistribution:
         degree: Lagrange degree.
         linear_solver: "auto", "direct" or "iterative".
         petsc_options: user options merged over the defaults.
+        floating: floating (bipolar) conductors, each with its boundaries' kinetics.
+
+    A ``ButlerVolmer.film_resistance`` > 0 on any boundary, or any floating conductor, switches to
+    the monolithic mixed solve (``_solve_secondary_mixed``; see the module docstring).
     """
 
     def __init__(
@@ -108,6 +145,7 @@ class CurrentDistribution:
         max_iterations: int = 50,
         petsc_options: dict | None = None,
         prefix: str = "potential_",
+        floating: list[FloatingConductor] | None = None,
     ):
         self.domain = domain
         self.conductivity = conductivity
@@ -124,6 +162,9 @@ class CurrentDistribution:
         self.rtol, self.atol, self.max_iterations = rtol, atol, max_iterations
         self.user_options = dict(petsc_options or {})
         self.prefix = prefix
+        self.floating = list(floating or [])
+        self.film = None  # film potential drop w (Function) after a solve with films
+        self.floating_potential: dict = {}  # name -> real Function after a solve with floating conductors
 
         mesh = domain.mesh
         self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
@@ -152,7 +193,22 @@ class CurrentDistribution:
     def num_dofs(self) -> int:
         return self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
 
+    @property
+    def has_film(self) -> bool:
+        kinetics = list(self.electrode.values()) + [bv for g in self.floating for bv in g.kinetics.values()]
+        return any(bv.film_resistance > 0 for bv in kinetics)
+
+    @property
+    def extended(self) -> bool:
+        """Film resistances or floating conductors: the monolithic mixed solve."""
+        return self.has_film or bool(self.floating)
+
     def _use_direct(self) -> bool:
+        if self.extended:
+            if self.linear_solver == "iterative":
+                raise SolverError("solver.linear_solver: 'iterative' does not handle film resistances or floating "
+                                  "conductors yet; use 'auto' or 'direct' (MUMPS)")
+            return True
         if self.linear_solver == "auto":
             return self.num_dofs < DIRECT_LIMIT
         return self.linear_solver == "direct"
@@ -214,7 +270,11 @@ class CurrentDistribution:
     # ------------------------------------------------------------------ solves
     def solve(self) -> PotentialResult:
         if self.model == "primary":
+            if self.extended:
+                raise SolverError("film resistances and floating conductors need the secondary model")
             return self._solve_primary()
+        if self.extended:
+            return self._solve_secondary_mixed()
         if self.control == "potentiostatic":
             return self._solve_secondary_potentiostatic()
         return self._solve_secondary_galvanostatic()
@@ -444,6 +504,164 @@ class CurrentDistribution:
         value = float(self.domain.comm.allreduce(
             voltage.x.array[0] if voltage.x.array.size else -np.inf, op=MPI.MAX))
         return PotentialResult(self.phi, value, its, lin, reason)
+
+    # ------------------------------------------------------------------ films and floating conductors
+    def _surfaces(self):
+        """(boundary, kinetics, owner): owner None for the working electrode, else a floating conductor's name."""
+        out = [(name, bv, None) for name, bv in self.electrode.items()]
+        for g in self.floating:
+            out += [(name, bv, g.name) for name, bv in g.kinetics.items()]
+        return out
+
+    def anodic_current_expr(self, name: str):
+        """UFL anodic current density on a boundary of the electrode or of a floating conductor, with the
+        solved fields (film drop included)."""
+        for b, bv, owner in self._surfaces():
+            if b == name:
+                break
+        else:
+            raise KeyError(name)
+        u = self._voltage_expr if owner is None else self.floating_potential[owner]
+        eta = u - self.phi - bv.e_eq
+        if bv.film_resistance > 0:
+            eta = eta - self.film
+        return bv.anodic_current(eta, self.f)
+
+    def _solve_secondary_mixed(self) -> PotentialResult:
+        """phi with film drops w and/or floating potentials (and V when galvanostatic), one Newton solve."""
+        mesh = self.domain.mesh
+        fdim = mesh.topology.dim - 1
+        w_ = self.domain.weight
+        galvanostatic = self.control == "galvanostatic"
+        real = basix.ufl.real_element(mesh.basix_cell(), ())
+        spaces, functions, unloaded = [self.V], [self.phi], [0.0]
+        filmed = [name for name, bv, _ in self._surfaces() if bv.film_resistance > 0]
+        bcs = [self._counter_bc(0.0)]
+        if filmed:
+            W = dolfinx.fem.functionspace(mesh, ("Lagrange", self.degree))
+            self.film = dolfinx.fem.Function(W, name="film_potential_drop")
+            on_film = dolfinx.fem.locate_dofs_topological(W, fdim, self.domain.facets(filmed))
+            n_local = W.dofmap.index_map.size_local + W.dofmap.index_map.num_ghosts
+            away = np.setdiff1d(np.arange(n_local, dtype=np.int32), on_film).astype(np.int32)
+            bcs.append(dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), away, W))
+            spaces.append(W)
+            functions.append(self.film)
+            unloaded.append(0.0)
+        if galvanostatic:
+            self._R = dolfinx.fem.functionspace(mesh, real)
+            voltage = dolfinx.fem.Function(self._R, name="electrode_potential")
+            voltage.x.array[:] = self._initial_voltage()
+            self._ohmic_initial_guess()
+            load = dolfinx.fem.Constant(mesh, PETSc.ScalarType(self.current_density))
+            spaces.append(self._R)
+            functions.append(voltage)
+            unloaded.append(self._unloaded_voltage())
+        else:
+            voltage = load = dolfinx.fem.Constant(mesh, PETSc.ScalarType(self.electrode_potential))
+        self._voltage_expr = voltage
+        self.floating_potential = {}
+        for g in self.floating:
+            R = dolfinx.fem.functionspace(mesh, real)
+            u = dolfinx.fem.Function(R, name=f"potential_{g.name}")
+            e_eq = next(iter(g.kinetics.values())).e_eq
+            # start at the mean electrolyte potential of its surfaces (+ E_eq): near zero net current
+            area = self.domain.area(list(g.kinetics))
+            u.x.array[:] = e_eq + self.domain.integrate(self.phi * w_ * self.domain.ds_on(list(g.kinetics))) / area
+            self.floating_potential[g.name] = u
+            spaces.append(R)
+            functions.append(u)
+            unloaded.append(e_eq)
+        mixed = ufl.MixedFunctionSpace(*spaces)
+        tests = list(ufl.TestFunctions(mixed))
+        trials = list(ufl.TrialFunctions(mixed))
+        v = tests[0]
+        k = 1
+        q = None
+        if filmed:
+            q = tests[k]
+            k += 1
+        mu = None
+        if galvanostatic:
+            mu = tests[k]
+            k += 1
+        nu = dict(zip([g.name for g in self.floating], tests[k:]))
+        F = self._volume_terms(self.phi, v)
+        if filmed:  # sparsity for the Dirichlet rows of w away from the films (the term itself is zero)
+            F += dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0)) * self.film * q * self.domain.dx
+        for name, bv, owner in self._surfaces():
+            ds = self.domain.ds_on([name])
+            i_a = self.anodic_current_expr(name)
+            F -= i_a * v * w_ * ds
+            if bv.film_resistance > 0:
+                F += (self.film / bv.film_resistance - i_a) * q * w_ * ds
+            if owner is None and galvanostatic:
+                F += -i_a * mu * w_ * ds
+            elif owner is not None:
+                F += i_a * nu[owner] * w_ * ds
+        if galvanostatic:
+            F -= load * mu * w_ * self.domain.ds_on(self.counter)
+            self._check_counter_area()
+        residual = ufl.extract_blocks(F)
+        J = ufl.extract_blocks(sum(ufl.derivative(F, ui, dui) for ui, dui in zip(functions, trials)))
+        its, lin, reason = self._run_snes(residual, functions, bcs, mixed=True, J=J, load=load, unloaded=unloaded)
+        comm = self.domain.comm
+
+        def value(f):
+            return float(comm.allreduce(f.x.array[0] if f.x.array.size else -np.inf, op=MPI.MAX))
+
+        potential = value(voltage) if galvanostatic else self.electrode_potential
+        floating = {name: value(u) for name, u in self.floating_potential.items()}
+        return PotentialResult(self.phi, potential, its, lin, reason, floating)
+
+    def floating_metrics(self) -> dict:
+        """Per floating conductor: its potential, and the stripping (anodic) and plating (cathodic) currents
+        on its surfaces (A; 2D per metre of depth), from the Butler-Volmer expression with the solved
+        fields; their difference is the net current (zero to the solver tolerance)."""
+        out = {}
+        w_ = self.domain.weight
+        comm = self.domain.comm
+        for g in self.floating:
+            u = self.floating_potential[g.name]
+            anodic = cathodic = 0.0
+            per = {}
+            for name in g.kinetics:
+                i_a = self.anodic_current_expr(name)
+                ds = self.domain.ds_on([name])
+                a = self.domain.integrate(ufl.max_value(i_a, 0.0) * w_ * ds)
+                c = self.domain.integrate(ufl.max_value(-i_a, 0.0) * w_ * ds)
+                per[name] = {"stripping_current_A": a, "plating_current_A": c}
+                anodic, cathodic = anodic + a, cathodic + c
+            net = self.domain.integrate(sum(self.anodic_current_expr(n) * w_ * self.domain.ds_on([n])
+                                            for n in g.kinetics))
+            out[g.name] = {
+                "boundaries": list(g.kinetics),
+                "potential_V": float(comm.allreduce(u.x.array[0] if u.x.array.size else -np.inf, op=MPI.MAX)),
+                "stripping_current_A": anodic,
+                "plating_current_A": cathodic,
+                "net_current_A": net,
+                "area": self.domain.area(list(g.kinetics)),
+                "per_boundary": per,
+            }
+        return out
+
+    def film_metrics(self) -> dict:
+        """Per filmed boundary: R_f and the mean film potential drop (V; positive while stripping)."""
+        if self.film is None:
+            return {}
+        w_ = self.domain.weight
+        out = {}
+        for name, bv, _ in self._surfaces():
+            if bv.film_resistance > 0:
+                ds = self.domain.ds_on([name])
+                area = self.domain.area([name])
+                out[name] = {
+                    "film_resistance_ohm_m2": bv.film_resistance,
+                    "mean_film_drop_V": self.domain.integrate(self.film * w_ * ds) / area,
+                    "mean_charge_transfer_overpotential_V": self.domain.integrate(
+                        (self._voltage_expr - self.phi - bv.e_eq - self.film) * w_ * ds) / area
+                    if name in self.electrode else None,
+                }
+        return out
 
     def _check_counter_area(self):
         area = self.domain.area(self.counter)
