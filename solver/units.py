@@ -37,6 +37,7 @@ __all__ = [
     "Rate",
     "Area",
     "Dimensionless",
+    "SpecificArea",
     "SI_UNIT",
 ]
 
@@ -56,6 +57,7 @@ SI_UNIT: dict[str, tuple[str, str]] = {
     "rate": ("1 / [time]", "1/s"),
     "area": ("[length] ** 2", "m^2"),
     "dimensionless": ("", "1"),
+    "specific_area": ("1 / [length]", "1/m"),
 }
 
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
@@ -160,3 +162,4 @@ ChargeDensity = Quantity("charge_density")
 Rate = Quantity("rate")
 Area = Quantity("area")
 Dimensionless = Quantity("dimensionless")
+SpecificArea = Quantity("specific_area")

@@ -409,8 +409,12 @@ class MixedConduction:
         ``surface_plating_by_boundary_A``); ``internal_plating_A``: net plating rate integrated over
         the electron-conducting regions (``internal_deposition_A`` its positive part,
         ``internal_stripping_A`` the negative part); ``plating_total_A`` their sum (= the ionic
-        current reaching the bottom side); ``internal_fraction`` = internal / total;
-        ``electronic_leakage_A``: electronic current from the top Li into the stack;
+        current reaching the bottom side); ``electronic_current_top_A``: electronic current from the top Li into the stack;
+        ``electronic_leakage_A``: min(electronic current in at the top, out at the bottom) when both
+        are positive, else 0: an upper bound of the electronic current from one Li to the other;
+        ``internal_fraction`` = internal deposition / (surface plating + internal deposition),
+        ``internal_net_fraction`` = net internal plating / plating_total; ``deposition_mean_height_m``:
+        the deposition-weighted mean height of the internal deposition;
         ``electronic_current_bottom_A``: electronic current into the bottom Li; ``current_top_A`` /
         ``current_bottom_A``: total (ionic + electronic) through each Li, ``balance_error`` their
         relative mismatch; ``max_rate``: the largest plating rate (A/m^3), where (coordinates,
@@ -432,6 +436,12 @@ class MixedConduction:
             internal = deposition = leak = e_bottom = 0.0
         surface_total = sum(surface.values())
         total = surface_total + internal
+        gdim = d.mesh.geometry.dim
+        y = ufl.SpatialCoordinate(d.mesh)[gdim - 1]
+        if self.has_electrons and deposition > 0:
+            mean_height = d.integrate(y * ufl.max_value(j, 0.0) * w8 * d.dx) / deposition
+        else:
+            mean_height = math.nan
         current_top = top_ionic + leak
         current_bottom = surface_total + e_bottom
         out.update(
@@ -441,16 +451,17 @@ class MixedConduction:
             internal_deposition_A=deposition,
             internal_stripping_A=deposition - internal,
             plating_total_A=total,
-            internal_fraction=internal / total if total else math.nan,
-            electronic_leakage_A=leak,
+            internal_fraction=deposition / (surface_total + deposition) if surface_total + deposition else math.nan,
+            internal_net_fraction=internal / total if total else math.nan,
+            deposition_mean_height_m=mean_height,
+            electronic_current_top_A=leak,
             electronic_current_bottom_A=e_bottom,
+            electronic_leakage_A=min(leak, e_bottom) if leak > 0 and e_bottom > 0 else 0.0,
             current_top_A=current_top,
             current_bottom_A=current_bottom,
             balance_error=abs(current_top - current_bottom) / max(abs(current_top), 1e-300),
         )
         out["max_rate"] = self._max_rate()
-        gdim = d.mesh.geometry.dim
-        y = ufl.SpatialCoordinate(d.mesh)[gdim - 1]
         layers = d.landmarks.get("layers", {})
         per = {}
         for name, tag in d.regions.items():
