@@ -13,13 +13,15 @@
 ``<case>_potentials.png``
     ionic and electronic potentials (mV) of one case over the whole stack.
 
-3D results are shown on the plane y = 0 (a section through the filament axis). Drawn from the
+3D results are shown on the plane y = 0 (a section through the filament axis; cut 1e-4 of the
+width off it). Drawn from the
 files alone (matplotlib; pyvista reads the file and cuts 3D grids).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +40,19 @@ def _section(path: Path):
     raw = pv.read(str(path))
     grid, tdim, _ = _linear_simplices(raw)
     if tdim == 3:
-        cut = grid.slice(normal="y", origin=(0.0, 0.0, 0.0)).triangulate()
-        faces = np.asarray(cut.faces).reshape(-1, 4)[:, 1:]
+        # just off y = 0: a cut along mesh faces would give each face twice (overlapping triangles)
+        off = 1e-4 * (grid.bounds[3] - grid.bounds[2])
+        cut = grid.slice(normal="y", origin=(0.0, off, 0.0)).triangulate().clean().cast_to_unstructured_grid()
+        is_tri = np.asarray(cut.celltypes) == pv.CellType.TRIANGLE
+        cut = cut.extract_cells(np.flatnonzero(is_tri))
+        faces = np.asarray(cut.cells_dict[pv.CellType.TRIANGLE])
         pts = np.asarray(cut.points)[:, [0, 2]]
-        data = {k: np.asarray(cut.cell_data[k]) for k in cut.cell_data.keys()}
+        p = pts[faces]
+        area = np.abs((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1])
+                      - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1]))
+        good = area > 1e-12 * float(area.max(initial=0.0))
+        faces = faces[good]
+        data = {k: np.asarray(cut.cell_data[k])[good] for k in cut.cell_data.keys()}
         pdata = {k: np.asarray(cut.point_data[k]).reshape(len(pts), -1)[:, 0] for k in cut.point_data.keys()}
         return pts, faces, data, pdata
     cells = np.asarray(grid.cells_dict[pv.CellType.TRIANGLE])
@@ -76,18 +87,29 @@ def _lines(ax, pts, edges, **kw):
 def render(folder: Path, cases) -> list[Path]:
     out = folder / "pictures"
     out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def attempt(what: str, fn, *args):
+        try:
+            result = fn(*args)
+        except Exception as err:  # noqa: BLE001 - a failed picture must not cost the run
+            warnings.warn(f"render: {what} skipped ({type(err).__name__}: {err})", stacklevel=2)
+            return None
+        if isinstance(result, Path) and result.exists():
+            written.append(result)
+        return result
+
     loaded = []
     for case in cases:
         if case.fields is None:
             continue
-        pts, tri, data, pdata = _section(case.fields)
-        loaded.append((case, pts, tri, data, pdata))
-    written = []
-    if not loaded:
-        return written
-    written.append(_comparison(loaded, out / "deposition_comparison.png"))
+        section = attempt(f"{case.name} fields", _section, case.fields)
+        if section is not None:
+            loaded.append((case, *section))
+    if loaded:
+        attempt("deposition_comparison.png", _comparison, loaded, out / "deposition_comparison.png")
     for item in loaded:
-        written.append(_potentials(item, out / f"{item[0].name}_potentials.png"))
+        attempt(f"{item[0].name}_potentials.png", _potentials, item, out / f"{item[0].name}_potentials.png")
     return written
 
 

@@ -510,17 +510,25 @@ class MixedConduction:
         region_id = np.zeros(n_owned, dtype=np.int32)
         keep = d.cell_tags.indices < n_owned
         region_id[d.cell_tags.indices[keep]] = d.cell_tags.values[keep]
+        tie = 1e-9  # near-equal maxima (symmetric geometries): the lowest, then leftmost, point wins
+
+        def pick(candidates):
+            top = max(c[0] for c in candidates)
+            close = [c for c in candidates if c[0] >= top - tie * abs(top)]
+            return min(close, key=lambda c: (c[1][::-1] if c[1] else []))
+
         best = (-np.inf, None, None)
         if values.size:
-            flat = int(np.argmax(values))
-            cell, k = divmod(flat, values.shape[1])
-            x = Q.tabulate_dof_coordinates()[dofs[cell, k]][:gdim]
-            best = (float(values[cell, k]), [float(c) for c in x], int(region_id[cell]))
-        gathered = d.comm.allgather(best)
-        value, point, rid = max(gathered, key=lambda t: t[0])
+            top = float(values.max())
+            cells, ks = np.nonzero(values >= top - tie * abs(top))
+            coords = Q.tabulate_dof_coordinates()
+            best = pick([(float(values[c, k]), [float(v) for v in coords[dofs[c, k]][:gdim]], int(region_id[c]))
+                         for c, k in zip(cells[:64], ks[:64])])
+        value, point, rid = pick(d.comm.allgather(best))
         names = {tag: name for name, tag in d.regions.items()}
-        return {"rate_A_m3": value, "height_m": point[gdim - 1] if point else math.nan, "point_m": point,
-                "region": names.get(rid)}
+        if not value > 0:  # no deposition anywhere: no location
+            return {"rate_A_m3": max(value, 0.0), "height_m": math.nan, "point_m": None, "region": None}
+        return {"rate_A_m3": value, "height_m": point[gdim - 1], "point_m": point, "region": names.get(rid)}
 
 
 def transmission_line(L1: float, L: float, sigma_i: float, sigma_e: float, sigma_film: float, a_v: float,
