@@ -54,7 +54,9 @@ def transmission_lines(problem: MixedConduction) -> dict:
     for name, reg in problem.regions.items():
         if reg.electronic <= 0:
             continue
-        entry = {"electronic_over_ionic": reg.electronic / reg.ionic, "specific_area_1_m": reg.specific_area}
+        entry = {"electronic_over_ionic": reg.electronic / reg.ionic,
+                 "electronic_transference": reg.electronic / (reg.electronic + reg.ionic),
+                 "specific_area_1_m": reg.specific_area}
         if reg.specific_area > 0:
             lam = math.sqrt(r_ct / (reg.specific_area * (1 / reg.ionic + 1 / reg.electronic)))
             entry["reaction_length_m"] = lam
@@ -79,13 +81,18 @@ def regime(metrics: dict, lines: dict) -> str:
     upper = mixed["regions"][main].get("upper_half_deposition_fraction")
     where = (f"{100 * upper:.0f} % of it in the upper half of the {main}" if isinstance(upper, float)
              and math.isfinite(upper) else f"mostly in the {main}")
-    kind = ("electron-dominated (sigma_e/sigma_i = {:.3g} > 1): the {} extends the Li electrode and Li deposits "
-            "where the ions arrive, away from the Li".format(ratio, main) if ratio > 1 else
-            "ion-dominated (sigma_e/sigma_i = {:.3g} < 1): the ions cross the {} and Li deposits near the electron "
-            "source".format(ratio, main))
     nu = info.get("transmission_line_number")
-    nu_text = f", transmission-line number nu = {nu:.3g}" if nu is not None else ""
-    return f"{kind}{nu_text}; {100 * frac:.1f} % of the plating current deposits inside ({where})"
+    nu_text = f"transmission-line number nu = {nu:.3g}" if nu is not None else "nu unknown"
+    if nu is not None and nu <= 1:
+        kind = (f"reaction spread over the {main} ({nu_text} <= 1: the reaction length exceeds the layer), "
+                f"sigma_e/sigma_i = {ratio:.3g}")
+    elif ratio > 1:
+        kind = (f"electron-dominated {main} (sigma_e/sigma_i = {ratio:.3g} > 1, {nu_text}): it extends the Li "
+                "electrode and Li deposits where the ions arrive, away from the Li")
+    else:
+        kind = (f"ion-dominated {main} (sigma_e/sigma_i = {ratio:.3g} < 1, {nu_text}): the ions cross it and Li "
+                "deposits next to the electron source")
+    return f"{kind}; {100 * frac:.1f} % of the plating current deposits inside ({where})"
 
 
 def compute_metrics(case: Case, problem: MixedConduction, result) -> dict:

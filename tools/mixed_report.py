@@ -68,9 +68,9 @@ def sensitivity() -> None:
     from solver.scenario import load
 
     print("scenarios/sulfide_film.yaml, MIEC interphase variants: a_v and mesh")
-    rows = [("a_v 1e4 1/m", ["physics.mixed_conduction.specific_interface_area=1e4"]),
+    rows = [("a_v 1e4 1/m", ["physics.mixed_conduction.specific_interface_area=1e4 1/m"]),
             ("a_v 1e5 1/m (default)", []),
-            ("a_v 1e6 1/m", ["physics.mixed_conduction.specific_interface_area=1e6"]),
+            ("a_v 1e6 1/m", ["physics.mixed_conduction.specific_interface_area=1e6 1/m"]),
             ("a_v 1e5, layer_cells 20, size_electrode 0.25 um", ["geometry.layer_cells=20", "mesh.size_electrode=0.25 um"])]
     for label, sets in rows:
         for variant in ("miec_interphase", "miec_ionic"):
