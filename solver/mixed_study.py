@@ -133,6 +133,9 @@ def compute_metrics(case: Case, problem: MixedConduction, result) -> dict:
         "newton_iterations": result.newton_iterations,
         "linear_iterations": result.linear_iterations,
     }
+    _, top, mean = problem.surface_plating()
+    out["surface_plating_density"] = {"max_A_m2": top, "mean_A_m2": mean,
+                                      "max_over_mean": top / mean if mean else math.nan}
     out["regime"] = regime(out, lines)
     return out
 
@@ -161,6 +164,17 @@ def write_fields(folder: Path, problem: MixedConduction) -> None:
     if d.comm.rank == 0:
         grid.field_data["region_names"] = np.array([f"{v}={k}" for k, v in d.regions.items()])
         grid.save(str(folder / "fields.vtkhdf"))
+    rows, _, _ = problem.surface_plating()
+    gathered = d.comm.gather(rows, root=0)
+    if d.comm.rank == 0:
+        records = {}
+        for part in gathered:
+            for x, name, values in part:
+                for xi, vi in zip(x, values):
+                    records.setdefault((round(xi[0], 15), round(xi[1], 15), round(xi[2], 15), name), vi)
+        lines = ["x_m,y_m,z_m,boundary,plating_current_density_A_m2"]
+        lines += [f"{k[0]:.9e},{k[1]:.9e},{k[2]:.9e},{k[3]},{v:.9e}" for k, v in sorted(records.items())]
+        (folder / "surface_plating.csv").write_text("\n".join(lines) + "\n")
 
 
 def run(case: Case, domain: Domain, folder: Path, comm, log, t_mesh: float) -> dict:

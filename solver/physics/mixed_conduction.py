@@ -479,6 +479,27 @@ class MixedConduction:
         out["regions"] = per
         return out
 
+    def surface_plating(self):
+        """Plating current density (A/m^2) on the plated Li at its nodes: (coordinates, boundary
+        names, values) of the owned DOFs of ``V`` on each bottom boundary, and (max, mean) over them
+        all (reduced over the communicator; mean = surface plating / area)."""
+        d = self.domain
+        f = dolfinx.fem.Function(self.V)
+        f.interpolate(dolfinx.fem.Expression(-self._surface_anodic("bottom"), self.V.element.interpolation_points))
+        owned = self.V.dofmap.index_map.size_local
+        coords = self.V.tabulate_dof_coordinates()
+        rows = []
+        top = -np.inf
+        for name in self.bottom:
+            dofs = dolfinx.fem.locate_dofs_topological(self.V, d.mesh.topology.dim - 1, d.facets([name]))
+            dofs = dofs[dofs < owned]
+            rows.append((coords[dofs], name, f.x.array[dofs].copy()))
+            top = max(top, float(f.x.array[dofs].max(initial=-np.inf)))
+        top = d.comm.allreduce(top, op=MPI.MAX)
+        area = d.area(self.bottom)
+        mean = -sum(d.integrate(self._surface_anodic("bottom") * d.weight * d.ds_on([n])) for n in self.bottom) / area
+        return rows, top, mean
+
     def deposition_rate_cells(self) -> np.ndarray:
         """Plating rate j (A/m^3) at the midpoint of every owned cell."""
         Q = dolfinx.fem.functionspace(self.domain.mesh, ("DG", 0))
