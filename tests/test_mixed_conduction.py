@@ -155,7 +155,8 @@ def _stack_metrics(comm, dimension="2d"):
         options = MeshOptions(size_far="2 um", size_electrode="0.5 um", size_feature="0.25 um")
     else:
         params = FilmParams(dimension="3d", film_thickness="6 um", li3n_thickness="1 um", interphase_thickness="1 um",
-                            width="4 um", filament={"depth": "4 um", "width": "1 um"})
+                            width="4 um", filament={"depth": "4 um", "width": "1 um"},
+                            voids={"count": 2, "width": "1 um", "depth": "0.5 um"})
         options = MeshOptions(size_far="2 um", size_electrode="1 um", size_feature="0.5 um", grading_distance="2 um")
     domain = build_domain("sulfide_film", params, options, comm)
     regions = {"film": MixedRegion(0.11, 1e-7, 0.0), "interphase": MixedRegion(1e-5, 7.1e-5, 1e5),
@@ -222,3 +223,6 @@ def test_scenario_runs_bare_vs_modified(tmp_path):
     assert li3n["ohmic_asr_1d_ohm_cm2"] == pytest.approx(1e4 * (3e-6 / 0.12 + 40e-6 / 0.11), rel=1e-9)
     assert (out / "pictures" / "deposition_comparison.png").stat().st_size > 10_000
     assert (out / "miec_interphase" / "fields.vtkhdf").exists()
+    assert (out / "li3n" / "surface_plating.csv").read_text().startswith("x_m,y_m,z_m,boundary,")
+    assert li3n["surface_plating_density"]["max_over_mean"] == pytest.approx(1.0, abs=1e-6)  # flat, uniform
+    assert li3n["regime"].startswith("surface deposition") and "electron-dominated" in miec["regime"]
