@@ -226,3 +226,15 @@ def test_scenario_runs_bare_vs_modified(tmp_path):
     assert (out / "li3n" / "surface_plating.csv").read_text().startswith("x_m,y_m,z_m,boundary,")
     assert li3n["surface_plating_density"]["max_over_mean"] == pytest.approx(1.0, abs=1e-6)  # flat, uniform
     assert li3n["regime"].startswith("surface deposition") and "electron-dominated" in miec["regime"]
+
+
+def test_potentiostatic_at_the_galvanostatic_voltage_gives_the_current():
+    _, result, m = _one_d("butler_volmer", 10.0, degree=1, n=60)
+    d = interval_with_solid(60, 30, L1, L)
+    p = MixedConduction(d, {"solid": MixedRegion(SI, SE, AV), "electrolyte": MixedRegion(SF)}, ["x0"], ["x1"],
+                        Kinetics(I0_SURF), Kinetics(I0_RXN), control="potentiostatic",
+                        cell_voltage=result.cell_voltage, degree=1)
+    p.solve()
+    m2 = p.metrics()
+    assert m2["current_top_A"] == pytest.approx(10.0, rel=1e-8)
+    assert m2["internal_fraction"] == pytest.approx(m["internal_fraction"], rel=1e-8)

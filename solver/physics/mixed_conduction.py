@@ -216,7 +216,8 @@ class MixedConduction:
         """UFL: the top Li's potential (the unknown or the applied value)."""
         return self.voltage if self.voltage is not None else self.v_app
 
-    def eta(self, theta_phi_e=None):
+    def eta(self):
+        """UFL: phi_e - phi_i - E_eq of the volumetric reaction (phi_e = 0 without electrons)."""
         e = self.phi_e if self.has_electrons else 0.0
         return e - self.phi_i - self.reaction.e_eq
 
