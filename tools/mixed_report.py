@@ -1,6 +1,6 @@
 """Print the measured figures of the mixed ionic-electronic model (docs/film.md, "Mixed conduction").
 
-    python tools/mixed_report.py            # verification + sensitivity of the sulfide_film study (~1 min)
+    python tools/mixed_report.py            # verification + sensitivity of the sulfide_film study (~20 s)
     python tools/mixed_report.py --quick    # verification only
 
 Verification: the 1D transmission-line closed form (linear kinetics, P1 and P2; Butler-Volmer at a
