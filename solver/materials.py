@@ -59,16 +59,32 @@ ELECTROLYTE_LAWS: dict[str, dict[str, tuple[object, str]]] = {
 }
 
 # Single-ion conducting solid electrolytes (t+ = 1): ionic conductivity in S/m at room temperature.
+# ``electronic_conductivity`` (S/m) is used by the mixed-conduction model only (absent = 0).
 SOLID_ELECTROLYTES: dict[str, dict[str, tuple[float, str]]] = {
     "li6ps5cl": {
         "conductivity": (0.48, "Li6PS5Cl cold-pressed powder, 4.8 mS/cm, Li et al., Adv. Funct. Mater. 2024 "
                                "(film study) [paper]"),
+        "electronic_conductivity": (1.6e-6, "LPSCl electronic 1.6e-8 S/cm, Li et al., Adv. Funct. Mater. 2024 [paper]"),
     },
     "e_lpscl_film": {
         "conductivity": (0.11, "E-LPSCl film with PEVA scaffold, 1.1 mS/cm, Li et al., Adv. Funct. Mater. 2024 [paper]"),
+        "electronic_conductivity": (1.0e-7, "E-LPSCl film electronic 1.0e-9 S/cm, Li et al., Adv. Funct. Mater. 2024 "
+                                            "[paper]"),
     },
     "p_lpscl_pellet": {
         "conductivity": (0.36, "P-LPSCl pellet, 3.6 mS/cm, Li et al., Adv. Funct. Mater. 2024 [paper]"),
+    },
+    "li3n": {
+        "conductivity": (0.12, "Li3N single crystal, ~1.2e-3 S/cm perpendicular to c at room temperature, Alpen, "
+                               "Rabenau, Talat, Appl. Phys. Lett. 30 (1977) 621 [lit, not re-checked]; the in-situ "
+                               "SEI may conduct an order less [assumed, see docs/film.md]"),
+        "electronic_conductivity": (0.0, "Li3N: an electronic insulator (taken as 0) [assumed; lit: negligible]"),
+    },
+    "ptfe_interphase": {
+        "conductivity": (1e-5, "Li-reduced PTFE (LiF + C) interphase, ionic 1e-7 S/cm [assumed: order of "
+                               "magnitude of LiF-rich interphases; not measured in the film study]"),
+        "electronic_conductivity": (7.1e-5, "Li-reduced PTFE interphase (MIEC), electronic 7.1e-7 S/cm, Li et al., "
+                                            "Adv. Funct. Mater. 2024 [paper]"),
     },
 }
 

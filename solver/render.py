@@ -1021,6 +1021,10 @@ def render_folder(folder: Path | str) -> list[Path]:
     """Draw every picture of an output folder into ``<folder>/pictures``; the written paths."""
     folder = Path(folder)
     cases = _read_cases(folder)
+    if any(c.metrics.get("model") == "mixed_conduction" for c in cases):  # its own pictures
+        from solver import render_mixed
+
+        return render_mixed.render(folder, cases)
     out = folder / "pictures"
     existed = out.exists()
     out.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,8 @@ from meshes.base import MeshOptions
 from solver import materials as matlib
 from solver.errors import UserError
 from solver.units import (
-    Area, AreaResistance, ChargeDensity, Concentration, Conductivity, CurrentDensity, Diffusivity, Dimensionless, Length,
-    MolarVolume, Potential, Pressure, Rate, Temperature, Time,
+    Area, AreaResistance, ChargeDensity, Concentration, Conductivity, CurrentDensity, Diffusivity, Dimensionless,
+    Length, MolarVolume, Potential, Pressure, Rate, SpecificArea, Temperature, Time,
 )
 
 
@@ -142,6 +142,14 @@ class SolidElectrolyteMaterial(Strict):
         "li6ps5cl", description="parameter set (see solver/materials.py)"
     )
     conductivity: Conductivity | None = Field(None, gt=0, description="ionic conductivity; default: the preset's")
+    electronic_conductivity: Conductivity | None = Field(
+        None, ge=0, description="electronic conductivity, used by physics.model: mixed_conduction only (the other "
+        "models ignore it); default: the preset's, else 0 (an electronic insulator)",
+    )
+    specific_interface_area: SpecificArea | None = Field(
+        None, ge=0, description="mixed_conduction: a_v, the Li-deposition interface per volume inside this material "
+        "(where it conducts electrons); default: physics.mixed_conduction.specific_interface_area",
+    )
     regions: list[str] = Field(..., min_length=1, description="geometry regions made of this material")
 
     @model_validator(mode="after")
@@ -150,6 +158,9 @@ class SolidElectrolyteMaterial(Strict):
             if self.preset is None:
                 raise ValueError("give either 'preset' or 'conductivity'")
             self.conductivity = matlib.preset_values(matlib.SOLID_ELECTROLYTES, self.preset)["conductivity"]
+        if self.electronic_conductivity is None:
+            preset = matlib.preset_values(matlib.SOLID_ELECTROLYTES, self.preset) if self.preset else {}
+            self.electronic_conductivity = preset.get("electronic_conductivity", 0.0)
         return self
 
 
@@ -412,14 +423,46 @@ class PhaseFieldSettings(Strict):
     regularisation: float = Field(1e-4, gt=0, le=0.1, description="numerical: u's capacity and mobility in the metal")
 
 
+class MixedConductionSettings(Strict):
+    """Mixed ionic-electronic conduction between two Li electrodes (solver/physics/mixed_conduction.py,
+    docs/film.md): ionic and electronic potentials, Li deposition inside electron-conducting solids at the
+    rate a_v i_a(eta), eta = phi_e - phi_i - E_eq. The Li surfaces use physics.electrode.kinetics (the
+    bottom, plated Li: physics.electrode.boundaries) and physics.counter.kinetics (the top Li)."""
+
+    specific_interface_area: SpecificArea = Field(
+        1e5, ge=0,
+        description="a_v (1/m) of electron-conducting materials that do not give their own: reaction interface per "
+        "volume. Default 1e5 1/m (0.1 um^2 per um^3) [assumed: no measurement; the results hold while the reaction "
+        "length stays below the layer thickness, docs/film.md]",
+    )
+    exchange_current_density: CurrentDensity | None = Field(
+        None, gt=0, description="i0 of the volumetric reaction, per interface area; default: the electrode's"
+    )
+    alpha_a: float | None = Field(None, gt=0, le=1, description="default: the electrode's")
+    alpha_c: float | None = Field(None, gt=0, le=1, description="default: the electrode's")
+    kinetics: Literal["butler_volmer", "linear"] = Field(
+        "butler_volmer",
+        description="Butler-Volmer, or its linearisation i0 (alpha_a + alpha_c) F eta / RT (an ohmic contact of "
+        "resistance R_ct) at the Li surfaces and in the volume",
+    )
+    electronic_floor: float = Field(
+        1e-10, gt=0, le=1e-3,
+        description="numerical: electronic conductivity of electron-insulating regions, relative to the largest "
+        "(they get no reaction and no electronic boundary condition, so carry no electronic current)",
+    )
+    nitsche_penalty: float = Field(20.0, ge=2, description="numerical: Nitsche penalty of the electronic contacts")
+
+
 class Physics(Strict):
-    model: Literal["primary", "secondary", "tertiary", "phase_field"] = Field(
+    model: Literal["primary", "secondary", "tertiary", "phase_field", "mixed_conduction"] = Field(
         "secondary",
         description="primary: eta = 0 on the electrode (ohmic limit); secondary: Butler-Volmer; tertiary: "
         "Butler-Volmer with transient salt transport; phase_field: moving Li surface (the last two need "
-        "study.type: transient)",
+        "study.type: transient); mixed_conduction: ionic + electronic conduction in solids between two Li "
+        "electrodes with internal Li deposition (stationary)",
     )
     phase_field: PhaseFieldSettings = PhaseFieldSettings()
+    mixed_conduction: MixedConductionSettings = MixedConductionSettings()
     temperature: Temperature = Field(298.15, gt=0)
     electrode: Electrode = Electrode()
     counter: Counter = Counter()
@@ -965,8 +1008,10 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
         problems.append(f"{where}physics.phase_field.anisotropy: in 3D only the cubic (mode 4, angle 0) form exists")
     if has_li and s.physics.model != "phase_field":
         problems.append(f"{where}materials: Li metal regions ('lithium') are meshed for the phase field only")
-    if s.physics.counter.type == "electrode" and s.physics.model != "tertiary":
-        problems.append(f"{where}physics.counter.type: 'electrode' needs the tertiary model")
+    if s.physics.counter.type == "electrode" and s.physics.model not in ("tertiary", "mixed_conduction"):
+        problems.append(f"{where}physics.counter.type: 'electrode' needs the tertiary or mixed_conduction model")
+    if s.physics.model == "mixed_conduction":
+        problems += _check_mixed(s, where)
     if s.physics.model == "tertiary" and s.physics.piezo is not None:
         problems.append(f"{where}physics.piezo: not yet coupled to the tertiary model")
     if s.physics.model == "phase_field" and s.physics.piezo is not None:
@@ -981,6 +1026,28 @@ def _check_names(s: Scenario, params: BaseModel, where: str) -> list[str]:
     both = set(s.physics.electrode.boundaries) & set(s.physics.counter.boundaries)
     if both:
         problems.append(f"{where}physics: boundaries {sorted(both)} are both electrode and counter")
+    return problems
+
+
+def _check_mixed(s: Scenario, where: str) -> list[str]:
+    """What the mixed_conduction model needs (besides the names checked above)."""
+    problems = []
+    for mname, mat in s.materials.items():
+        if not isinstance(mat, SolidElectrolyteMaterial):
+            problems.append(f"{where}materials.{mname}: the mixed_conduction model takes solid_electrolyte "
+                            f"materials only (with an optional electronic_conductivity), not '{mat.type}'")
+    if s.physics.counter.type != "electrode":
+        problems.append(f"{where}physics.counter.type: the mixed_conduction model's counter is a Li electrode "
+                        "with kinetics: set it to 'electrode'")
+    if s.physics.electrode.per_boundary:
+        problems.append(f"{where}physics.electrode.per_boundary: not supported by the mixed_conduction model "
+                        "(one kinetics for the plated Li)")
+    if s.physics.piezo is not None:
+        problems.append(f"{where}physics.piezo: not coupled to the mixed_conduction model")
+    if s.study.growth is not None:
+        problems.append(f"{where}study.growth: not available with the mixed_conduction model")
+    if s.solver.linear_solver == "iterative":
+        problems.append(f"{where}solver.linear_solver: the mixed_conduction model solves with MUMPS (direct) only")
     return problems
 
 

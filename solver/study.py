@@ -318,6 +318,10 @@ def run_case(case: Case, folder: Path, comm, log=None) -> dict:
     t_mesh = time.perf_counter() - t0
     log(f"{label}mesh: {domain.num_cells_global()} cells; solve: {case.scenario.physics.model} "
         f"{case.scenario.study.control}" + (" + piezo layer" if case.scenario.physics.piezo else ""))
+    if case.scenario.physics.model == "mixed_conduction":  # its own solve, metrics and fields
+        from solver import mixed_study
+
+        return mixed_study.run(case, domain, folder, comm, log, t_mesh)
     t0 = time.perf_counter()
     growth_info = None
     if case.scenario.study.growth is None:

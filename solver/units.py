@@ -38,6 +38,7 @@ __all__ = [
     "Area",
     "AreaResistance",
     "Dimensionless",
+    "SpecificArea",
     "SI_UNIT",
 ]
 
@@ -58,6 +59,7 @@ SI_UNIT: dict[str, tuple[str, str]] = {
     "area": ("[length] ** 2", "m^2"),
     "area_resistance": ("[mass] * [length] ** 4 / [current] ** 2 / [time] ** 3", "Ohm m^2"),
     "dimensionless": ("", "1"),
+    "specific_area": ("1 / [length]", "1/m"),
 }
 
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
@@ -165,3 +167,4 @@ Rate = Quantity("rate")
 Area = Quantity("area")
 AreaResistance = Quantity("area_resistance")
 Dimensionless = Quantity("dimensionless")
+SpecificArea = Quantity("specific_area")
