@@ -268,6 +268,56 @@ def test_alloy_3d_serial_equals_two_ranks(tmp_path):
     assert d["true_over_projected_area"] > 1 and 0 < d["current_fraction_top_band"] < 1
 
 
+THREE_D = {
+    "homs_membrane": ["--set", "geometry.dimension=3d", "--set", "geometry.width=0.9um", "--set",
+                      "geometry.height=3um", "--set", "mesh.size_feature=0.05um", "--set", "mesh.size_far=0.6um",
+                      "--set", "mesh.size_electrode=0.3um", "--set", "mesh.grading_distance=1um"],
+    "sse_anode": ["--set", "geometry.dimension=3d", "--set", "geometry.width=4um", "--set", "geometry.height=3um",
+                  "--set", "geometry.sei_thickness=0.2um", "--set", "geometry.particles=exposed", "--set",
+                  "materials.lpscl={type: solid_electrolyte, preset: li6ps5cl, regions: [particles]}",
+                  "--set", "geometry.loading=7.5%", "--set", "geometry.particle_radius=0.4um", "--set",
+                  "geometry.patch_size=2um", "--set", "mesh.size_far=1.5um", "--set", "mesh.size_electrode=0.8um",
+                  "--set", "mesh.size_feature=0.2um", "--set", "mesh.grading_distance=1um"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(THREE_D))
+def test_3d_design_serial_equals_two_ranks(name, tmp_path):
+    """Coarse 3D runs of the HoMS membrane (conducting shells) and of the SSE anode (exposed
+    particles under a heterogeneous SEI): every float metric on 1 and 2 ranks agrees."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
+    args = ["run", str(ROOT / "scenarios" / f"{name}.yaml"), "-q", "--no-pictures", "--set", "variants=null",
+            "--set", "solver.degree=1", "--set", "outputs.fields=false", *THREE_D[name]]
+    results = []
+    for ranks in (1, 2):
+        out = tmp_path / f"n{ranks}"
+        cmd = [sys.executable, str(ROOT / "run.py"), *args, "-o", str(out)]
+        if ranks > 1:
+            cmd = [str(BIN / "mpirun"), "-n", str(ranks), *cmd]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+        m = json.loads((out / "metrics.json").read_text())
+        results.append(m["cases"][name] if "cases" in m else m)
+    serial, parallel = results
+    compared = []
+
+    def compare(a, b, where):
+        if isinstance(a, dict):
+            for key in a:
+                if key not in ("timings", "wall_time_s") and not key.endswith("_s"):
+                    compare(a[key], b[key], f"{where}.{key}")
+        elif isinstance(a, float) and where.split(".")[-1] not in ("charge_balance_error",):
+            compared.append(where)
+            assert b == pytest.approx(a, rel=1e-7, abs=1e-12 * max(1.0, abs(a))), where
+
+    for key in ("electrode_potential_V", "total_current_A", "electrode", "design"):
+        if key in serial:
+            compare(serial[key], parallel[key], key)
+    print(f"{name} 3D: {serial['cells']} cells, V = {serial['electrode_potential_V'] * 1e3:.6f} mV, "
+          f"{len(compared)} metrics equal on 1 and 2 ranks")
+    assert serial["cells"] > 5000 and len(compared) > 10
+
+
 def test_sse_scenario_directions(tmp_path):
     """docs/designs.md section 3: a uniform SEI spreads the current perfectly and exposed LPSCl
     particles focus it; against a heterogeneous SEI more particles even it out (cv falls)."""
