@@ -282,6 +282,7 @@ def main() -> None:
                     help="Gmsh 3D algorithm: the project's (Delaunay) or HXT (faster, other meshes)")
     ap.add_argument("--no-output", dest="output", action="store_false", help="skip writing the VTKHDF fields")
     ap.add_argument("--ngsolve", action="store_true", help="also solve on the same mesh with NGSolve (1 rank)")
+    ap.add_argument("--keep-msh", metavar="DIR", help="with --ngsolve: keep the .msh files in DIR")
     ap.add_argument("--json", metavar="FILE", help="write the JSON document to FILE (else print it)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--child", nargs=2, metavar=("REFINE", "DEGREE"), help=argparse.SUPPRESS)
@@ -304,7 +305,9 @@ def main() -> None:
         for degree in args.degree:
             for n in args.ranks:
                 for refine in args.refine:
-                    msh = str(Path(tmp) / f"bud_{refine}_{degree}.msh") if args.ngsolve and n == 1 else None
+                    folder = Path(args.keep_msh or tmp)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    msh = str(folder / f"bud_{refine}_{degree}.msh") if args.ngsolve and n == 1 else None
                     cmd = [sys.executable, __file__, *passthrough, "--child", str(refine), str(degree)]
                     if msh:
                         cmd += ["--msh", msh]
@@ -320,7 +323,8 @@ def main() -> None:
                     if msh:
                         ng.append((rows[-1], ngsolve_run(rows[-1], msh, args)))
                         print(json.dumps(ng[-1][1]), flush=True)
-                        Path(msh).unlink(missing_ok=True)
+                        if not args.keep_msh:
+                            Path(msh).unlink(missing_ok=True)
     finest = {}
     for r in rows:
         key = (r["degree"], r["ranks"])
