@@ -340,7 +340,10 @@ class Piezoelectricity:
         U, P = self.U, self.P
         u, psi_hat = ufl.TrialFunctions(ufl.MixedFunctionSpace(U, P))
         v, phi_hat = ufl.TestFunctions(ufl.MixedFunctionSpace(U, P))
-        psi, phi = s * psi_hat, s * phi_hat
+        # Gauss's law is tested with -phi: its diagonal block (the dielectric Laplacian) is then
+        # positive definite, so AMG can precondition it directly (the system is no longer
+        # symmetric; the solution is the same)
+        psi, phi = s * psi_hat, -s * phi_hat
         a = ufl.inner(self.stress(u, psi), self.strain(v)) * w * d.dx
         a += ufl.inner(self.displacement_field(u, psi), -self.field(phi)) * w * d.dx
         for names, kn, kt in self._supports:
@@ -392,15 +395,15 @@ class Piezoelectricity:
         return [m.reshape(-1) for m in modes]
 
     def _iterative_options(self) -> dict:
-        """GMRES on the (u, psi) system, preconditioned by a block lower-triangular Schur
-        factorisation: smoothed-aggregation AMG (with the rigid-body near-nullspace) on the
-        elastic block, AMG on the diagonal-based Schur complement approximation of the
-        dielectric block."""
+        """FGMRES on the (u, psi) system, preconditioned by block Gauss-Seidel (multiplicative
+        field split): smoothed-aggregation AMG with the rigid-body near-nullspace on the elastic
+        block, AMG on the (positive, see ``forms``) dielectric block. A Schur-complement split
+        was tried first: GAMG then smooths with the matrix-free Schur complement, one elastic
+        V-cycle per smoother step, and took twice the time with 30 % more iterations."""
         return {
             "ksp_type": "fgmres", "ksp_rtol": 1e-10, "ksp_atol": 1e-30, "ksp_max_it": 500,
             "ksp_gmres_restart": 100, "ksp_error_if_not_converged": True,
-            "pc_type": "fieldsplit", "pc_fieldsplit_type": "schur",
-            "pc_fieldsplit_schur_fact_type": "lower", "pc_fieldsplit_schur_precondition": "a11",
+            "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
             "fieldsplit_u_ksp_type": "preonly", "fieldsplit_u_pc_type": "gamg",
             "fieldsplit_u_pc_gamg_threshold": 0.02,
             "fieldsplit_psi_ksp_type": "preonly", "fieldsplit_psi_pc_type": "gamg",
