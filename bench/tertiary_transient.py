@@ -36,6 +36,7 @@ def one_run(variant: str, refine: float, end: float, overrides=()) -> dict:
     from solver.scenario import load
     from solver.stepping import Integrator
     from solver.study import build_domain
+    from solver.protocol import expand
     from solver.transient import TertiaryModel, time_control
 
     comm = MPI.COMM_WORLD
@@ -48,7 +49,7 @@ def one_run(variant: str, refine: float, end: float, overrides=()) -> dict:
     t0 = time.perf_counter()
     model = TertiaryModel(case, domain)
     p = model.problem
-    step = case.scenario.study.protocol[0]
+    step = expand(case.scenario.study.protocol, case.scenario.study.cycles)[0]  # plate at 20 mA/cm^2
     model.apply(step)
     t_setup = time.perf_counter() - t0
     counts = {"newton": 0, "solves": 0}
