@@ -179,10 +179,12 @@ class CurrentDistribution:
             # SPD operator (Laplacian + positive BV boundary term): CG + smoothed aggregation AMG.
             opts |= {"ksp_type": "cg", "ksp_rtol": 1e-10, "ksp_atol": ksp_atol, **amg}
         else:
-            # Bordered system [A b; c^T d] (phi, V): Schur complement on the single V DOF, computed
-            # exactly once per Newton step; each FGMRES iteration applies one AMG V-cycle on phi
-            # (upper factorisation). An inner CG to 1e-12 per application cost 2-3x the time for
-            # the same answer (bench/secondary_3d.py, PETSc log: 15 inner solves x 22 CG iterations).
+            # Bordered system [A b; c^T d] (phi, V): Schur complement on the single V DOF from the
+            # diagonal of A (selfp, inverted exactly: jacobi on a 1x1 block); each FGMRES iteration
+            # applies one AMG V-cycle on phi (upper factorisation). An inner CG to 1e-12 per
+            # application cost 2-3x the time for the same answer (bench/secondary_3d.py, PETSc
+            # log: 15 inner solves x 22 CG iterations). (The exact Schur complement, 'full',
+            # with a preonly inner solve crashes PETSc 3.25 on 2 ranks: SEGV in the set-up.)
             opts |= {
                 "ksp_type": "fgmres",
                 "ksp_rtol": 1e-10,
@@ -191,11 +193,11 @@ class CurrentDistribution:
                 "pc_type": "fieldsplit",
                 "pc_fieldsplit_type": "schur",
                 "pc_fieldsplit_schur_fact_type": "upper",
-                "pc_fieldsplit_schur_precondition": "full",
+                "pc_fieldsplit_schur_precondition": "selfp",
                 "fieldsplit_phi_ksp_type": "preonly",
                 **{f"fieldsplit_phi_{k}": v for k, v in amg.items()},
                 "fieldsplit_V_ksp_type": "preonly",
-                "fieldsplit_V_pc_type": "none",
+                "fieldsplit_V_pc_type": "jacobi",
             }
         opts.update(self.user_options)
         return opts
