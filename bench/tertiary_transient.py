@@ -62,7 +62,7 @@ def one_run(variant: str, refine: float, end: float, overrides=()) -> dict:
         return result
 
     p.step = counted
-    stepper = Integrator(p, time_control(case))
+    stepper = Integrator(p, time_control(case), observe=model.observer.row)  # as solver/transient.py
     t0, c0 = time.perf_counter(), time.process_time()
     stepper.advance(end)
     wall = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
