@@ -178,21 +178,19 @@ class CurrentDistribution:
         # rebuilt every third Newton iteration only, the Krylov solver always sees the new
         # Jacobian. Strongly nonlinear solves still get a fresh preconditioner every 3 steps.
         lag = {"snes_lag_preconditioner": 3}
+        # P2: p-multigrid, P1 on the same mesh as the coarse level (one GAMG V-cycle on its
+        # Galerkin operator), Chebyshev/Jacobi on P2. GAMG on the P2 matrix itself pays for wide
+        # Galerkin products: 61k P2 DOFs, potentiostatic (3 Newton iterations) 4.0 s -> 1.9 s,
+        # 48 -> 33 CG iterations; galvanostatic 2.9 s -> 1.2 s (bench/secondary_3d.py).
+        pmg = {"pc_type": "mg", "pc_mg_levels": 2, "pc_mg_galerkin": "both", "mg_coarse_ksp_type": "preonly",
+               **{f"mg_coarse_{k}": v for k, v in amg.items()},
+               "mg_levels_ksp_type": "chebyshev", "mg_levels_pc_type": "jacobi"}
         if self._use_direct():
             opts |= {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
         elif not mixed:
             # SPD operator (Laplacian + positive BV boundary term): CG + smoothed aggregation AMG.
-            opts |= {"ksp_type": "cg", "ksp_rtol": 1e-10, "ksp_atol": ksp_atol, **amg, **lag}
-            if self.degree > 1:
-                # p-multigrid: P1 on the same mesh as the coarse level (one GAMG V-cycle on its
-                # Galerkin operator), Chebyshev/Jacobi on P2. GAMG on the P2 matrix itself pays
-                # for wide Galerkin products: 61k P2 DOFs, 3 Newton iterations, 4.0 s -> 1.9 s,
-                # 48 -> 33 CG iterations (bench/secondary_3d.py --control potentiostatic).
-                opts |= {"pc_type": "mg", "pc_mg_levels": 2, "pc_mg_galerkin": "both",
-                         "mg_coarse_ksp_type": "preonly",
-                         **{f"mg_coarse_{k}": v for k, v in amg.items()},
-                         "mg_levels_ksp_type": "chebyshev", "mg_levels_pc_type": "jacobi"}
-                del opts["pc_gamg_threshold"]
+            opts |= {"ksp_type": "cg", "ksp_rtol": 1e-10, "ksp_atol": ksp_atol,
+                     **(pmg if self.degree > 1 else amg), **lag}
         else:
             # Bordered system [A b; c^T d] (phi, V): Schur complement on the single V DOF from the
             # diagonal of A (selfp, inverted exactly: jacobi on a 1x1 block); each FGMRES iteration
@@ -210,7 +208,7 @@ class CurrentDistribution:
                 "pc_fieldsplit_schur_fact_type": "upper",
                 "pc_fieldsplit_schur_precondition": "selfp",
                 "fieldsplit_phi_ksp_type": "preonly",
-                **{f"fieldsplit_phi_{k}": v for k, v in amg.items()},
+                **{f"fieldsplit_phi_{k}": v for k, v in (pmg if self.degree > 1 else amg).items()},
                 "fieldsplit_V_ksp_type": "preonly",
                 "fieldsplit_V_pc_type": "jacobi",
                 **lag,
@@ -379,6 +377,28 @@ class CurrentDistribution:
         pc = problem.solver.getKSP().getPC()
         pc.setFieldSplitIS(("phi", is_phi), ("V", is_r))
         problem.solver.setFromOptions()
+        if self.degree > 1 and self._options(True).get("fieldsplit_phi_pc_type") == "mg":
+            # the phi block's PCMG needs its P1 -> P2 interpolation; the sub-solvers exist only
+            # once the field split is set up, i.e. inside KSPSolve: hand it over just before
+            from dolfinx.fem.petsc import interpolation_matrix
+
+            V1 = dolfinx.fem.functionspace(self.domain.mesh, ("Lagrange", 1))
+            P = interpolation_matrix(V1, self.V)
+            P.assemble()
+            self._prolongation = P
+            ready = [False]  # once per solver
+
+            def presolve(ksp, b, x):
+                if ready[0]:
+                    return
+                ksp.getPC().setUp()  # builds the splits (their own set-up comes later)
+                sub = ksp.getPC().getFieldSplitSubKSP()[0].getPC()
+                sub.setMGLevels(2)
+                sub.setMGInterpolation(1, P)
+                sub.setFromOptions()
+                ready[0] = True
+
+            problem.solver.getKSP().setPreSolve(presolve)
 
     def _solve_primary(self) -> PotentialResult:
         """Linear: phi = V - E_eq on the electrode, 0 on the counter."""
