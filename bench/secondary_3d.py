@@ -143,8 +143,6 @@ def one_run(refine: float, degree: int, args, msh: str | None = None) -> dict:
     result = problem.solve()
     t_solve_all = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
     snes_time = comm.allreduce(PETSc.Log.Event("SNESSolve").getPerfInfo()["time"], op=MPI.MAX)
-    if problem.model == "primary":  # a linear problem, solved by SNES too (one Newton step)
-        pass
     t0 = time.perf_counter()
     current = recover_current(problem)
     metrics = compute_metrics(case, problem, result, current)
