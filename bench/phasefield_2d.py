@@ -9,6 +9,7 @@ Serial and parallel figures come from separate processes:
     python bench/phasefield_2d.py                 # runs itself with 1 and 2 ranks
     python bench/phasefield_2d.py --width 40 --time 5 --ranks 1 2 4
     python bench/phasefield_2d.py --width 160 --time 0.1 --solver iterative --current 300
+    python bench/phasefield_2d.py --json pf.json      # the JSON document to a file (else printed last)
 
 Not part of the test suite.
 """
@@ -83,6 +84,7 @@ def main() -> None:
                     help="galvanostatic: plate at this current density (mA/cm^2) instead of holding -0.45 V")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="scenario overrides, e.g. solver.petsc_options.snes_linesearch_type=basic")
+    ap.add_argument("--json", metavar="FILE", help="write the JSON document to FILE (else print it)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.solver is not None:
@@ -117,6 +119,19 @@ def main() -> None:
     print(" | ".join(keys))
     for r in rows:
         print(" | ".join(str(r[k]) for k in keys))
+    parallel = []
+    for r in rows:
+        base = next((b for b in rows if b["ranks"] == 1), None)
+        if base and r["ranks"] > 1:
+            parallel.append({"ranks": r["ranks"], "unknowns": r["unknowns"],
+                             "same_steps": (r["steps"], r["newton_iterations"]) == (base["steps"], base["newton_iterations"]),
+                             "efficiency_per_newton": base["s_per_newton"] / (r["ranks"] * r["s_per_newton"])})
+            print(f"{r['ranks']} ranks: parallel efficiency per Newton iteration {parallel[-1]['efficiency_per_newton']:.2f}")
+    doc = {"benchmark": "phasefield_2d", "argv": sys.argv[1:], "runs": rows, "parallel": parallel}
+    if args.json:
+        Path(args.json).write_text(json.dumps(doc, indent=1))
+    else:
+        print(json.dumps(doc))
 
 
 if __name__ == "__main__":

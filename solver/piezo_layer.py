@@ -67,8 +67,10 @@ def _layer_problem(config, parent: Domain, porosity: float) -> tuple[SubDomain, 
     return sub, pz.Piezoelectricity(sub.domain, mat, degree=config.degree)
 
 
-def solve(config, parent: Domain, electrode: list[str], porosity: float) -> PiezoLayerResult:
-    """Solve the layer's piezoelectric problem for the bud displacement under it."""
+def solve(config, parent: Domain, electrode: list[str], porosity: float,
+          linear_solver: str = "auto") -> PiezoLayerResult:
+    """Solve the layer's piezoelectric problem for the bud displacement under it (``linear_solver``:
+    auto = MUMPS below DIRECT_LIMIT unknowns, else the GAMG field split of Piezoelectricity)."""
     sub, problem = _layer_problem(config, parent, porosity)
     d = sub.domain
     gdim = d.mesh.geometry.dim
@@ -87,7 +89,7 @@ def solve(config, parent: Domain, electrode: list[str], porosity: float) -> Piez
     elif raised:
         problem.pressure(raised, config.contact_pressure)
     _hold(problem, config, held=[b for b in li if b != "bud"], li=li)
-    problem.solve()
+    problem.solve(linear_solver=linear_solver)
     return PiezoLayerResult(problem, sub)
 
 

@@ -584,7 +584,8 @@ class Solver(Strict):
     degree: Literal[1, 2] = Field(2, description="Lagrange degree of the potential")
     linear_solver: Literal["auto", "direct", "iterative"] = Field(
         "auto", description="auto: direct (MUMPS) below 100k DOFs, else iterative: CG/GMRES + GAMG "
-        "(potential), GMRES + Schur complement on V and a field split (phase field)"
+        "(potential), GMRES + Schur complement on V and a field split (phase field), FGMRES + Schur "
+        "field split with GAMG and the rigid-body near-nullspace on the displacement (piezo layer)"
     )
     rtol: float = Field(1e-10, gt=0, lt=1, description="SNES relative tolerance")
     atol: float = Field(

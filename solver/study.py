@@ -202,7 +202,8 @@ def solve_case(case: Case, domain: Domain):
     layer = None
     if config is not None:
         owner = next(m for m in case.scenario.materials.values() if config.region in m.regions)
-        layer = piezo_layer.solve(config, domain, case.scenario.physics.electrode.boundaries, owner.porosity)
+        layer = piezo_layer.solve(config, domain, case.scenario.physics.electrode.boundaries, owner.porosity,
+                                  linear_solver=case.scenario.solver.linear_solver)
         piezo_layer.couple(layer, problem, config)
     result = problem.solve()
     current = recover_current(problem, _recovered_names(problem))
