@@ -129,8 +129,9 @@ class Morphology:
     lateral axis.
 
     - ``fingers``: the most separate Li intervals (runs of sample points with xi > 1/2) along the
-      lateral lines at 1/4, 1/2 and 3/4 of the deposit's height above the flat surface: the
-      number of fingers (trunks) standing side by side.
+      lateral lines at 1/4, 1/2 and 3/4 of the way from the mean front (the flat surface plus the
+      mean rise) up to the deposit's top: the number of fingers (trunks) standing out of the
+      front side by side.
     - ``overhangs``: the mean over ``vertical_lines`` lines along the growth axis, evenly spaced
       across the cell, of the Li intervals along the line that start above electrolyte (the run
       that starts at the collector is not counted): a front of any roughness, or upright needles,
@@ -213,13 +214,13 @@ class Morphology:
         starts = li[:, 1:] & ~li[:, :-1]
         return starts.sum(axis=1) + (li[:, 0] if first else 0)
 
-    def measure(self, surface: float, height: float) -> dict:
-        """The history columns, for the flat surface at ``surface`` and the deposit's top at
-        ``surface + height`` (along the growth axis)."""
+    def measure(self, front: float, top: float) -> dict:
+        """The history columns, for the mean front at ``front`` and the deposit's top at ``top``
+        (coordinates along the growth axis)."""
         gdim = len(self.lo)
         v, a = self.vertical_axis, self.lateral_axis
         xs = self._samples(self.lo[a], self.hi[a])
-        levels = [surface + f * max(height, 0.0) for f in self.fractions]
+        levels = [front + f * max(top - front, 0.0) for f in self.fractions]
         pts = np.zeros((len(levels) * len(xs), 3))
         pts[:, :gdim] = 0.5 * (self.lo + self.hi)
         pts[:, a] = np.tile(xs, len(levels))
@@ -271,7 +272,7 @@ class Observer:
             "faraday_ratio": deposited * FARADAY / charge if charge else None,
             "interface_measure": interface,
             "roughness": interface / m.flat_interface,
-        } | self.morphology.measure(m.surface, height) | (dict(zip(("piezo_potential_min_V", "piezo_potential_max_V"), m.piezo.extremes()))
+        } | self.morphology.measure(m.surface + rise, m.surface + height) | (dict(zip(("piezo_potential_min_V", "piezo_potential_max_V"), m.piezo.extremes()))
              if m.piezo is not None else {})
 
     def accept(self, row: dict) -> None:

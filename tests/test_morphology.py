@@ -42,7 +42,7 @@ TREE = [(9.1, 11.1, 0, 15.1), (11.1, 15.1, 7.1, 8.1), (11.1, 15.1, 11.1, 12.1), 
 @pytest.mark.mpi
 def test_comb_of_teeth_counts_fingers_and_no_overhangs():
     pf, morph = field(TEETH)
-    m = morph.measure(BASE, 10 * UM)
+    m = morph.measure(BASE, BASE + 10 * UM)
     print("comb:", m)
     assert m["fingers"] == 4
     assert m["overhangs"] == 0.0
@@ -54,7 +54,7 @@ def test_comb_of_teeth_counts_fingers_and_no_overhangs():
 @pytest.mark.mpi
 def test_side_arms_count_as_overhangs():
     pf, morph = field(TREE)
-    m = morph.measure(BASE, 11 * UM)
+    m = morph.measure(BASE, BASE + 11 * UM)
     print("tree:", m)
     # the vertical lines in 11.1-15.1 um (4 of them) cross two arms, those in 5.1-9.1 um (4) one
     assert m["overhangs"] == pytest.approx((4 * 2 + 4 * 1) / 20)
