@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import ufl
 
 from solver._dolfinx import MPI, dolfinx
 from solver.domain import Domain
@@ -121,14 +122,128 @@ def roughen(xi0: np.ndarray, domain: Domain, V, free_regions: list[str], setting
     return np.where(free, new, xi0)
 
 
+class Morphology:
+    """Cheap, rank-independent measures of the deposit's shape (history columns; see
+    docs/phase_field.md, "Morphology metrics"). ``vertical`` is the growth axis (the last one),
+    ``lateral`` the first; in 3D the lines lie in the plane through the middle of the other
+    lateral axis.
+
+    - ``fingers``: the most separate Li intervals (runs of sample points with xi > 1/2) along the
+      lateral lines at 1/4, 1/2 and 3/4 of the way from the mean front (the flat surface plus the
+      mean rise) up to the deposit's top: the number of fingers (trunks) standing out of the
+      front side by side.
+    - ``overhangs``: the mean over ``vertical_lines`` lines along the growth axis, evenly spaced
+      across the cell, of the Li intervals along the line that start above electrolyte (the run
+      that starts at the collector is not counted): a front of any roughness, or upright needles,
+      gives 0; each Li piece above a gap of electrolyte on a line (a side branch's arm, an
+      overhanging or detached piece) adds 1.
+    - ``interface_normal_lateral`` / ``interface_normal_vertical``: int |grad_lateral xi| and
+      int |d xi / d vertical| (m; 2D per metre of depth), the interface measure weighted by the
+      normal's lateral and vertical components: a flat front gives (0, width), upright needles
+      raise the first (their walls), side branches the second (their arms' upper and lower faces).
+
+    Samples are ``spacing`` apart (default half the interface width) at the centres of equal
+    intervals, so none lies on the cell's boundary; each is evaluated on the first rank (lowest
+    number) that owns a cell containing it, and the values are summed over the communicator, so
+    every rank sees the same lines."""
+
+    def __init__(self, pf: PhaseField, spacing: float | None = None, vertical_lines: int = 40,
+                 fractions=(0.25, 0.5, 0.75)):
+        mesh = pf.domain.mesh
+        self.pf, self.comm = pf, pf.domain.comm
+        gdim = mesh.geometry.dim
+        self.vertical_axis, self.lateral_axis = gdim - 1, 0
+        X = mesh.geometry.x[:, :gdim]
+        lo = np.array([self.comm.allreduce(float(X[:, j].min(initial=np.inf)), op=MPI.MIN) for j in range(gdim)])
+        hi = np.array([self.comm.allreduce(float(X[:, j].max(initial=-np.inf)), op=MPI.MAX) for j in range(gdim)])
+        self.lo, self.hi = lo, hi
+        self.spacing = spacing or 0.5 * pf.p.width
+        self.fractions = tuple(fractions)
+        tdim = mesh.topology.dim
+        owned = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+        self.tree = dolfinx.geometry.bb_tree(mesh, tdim, entities=owned)
+        # the vertical lines do not move: their points and cells are found once
+        v, a = self.vertical_axis, self.lateral_axis
+        xs = lo[a] + (np.arange(vertical_lines) + 0.5) / vertical_lines * (hi[a] - lo[a])
+        ys = self._samples(lo[v], hi[v])
+        self.vertical_shape = (vertical_lines, len(ys))
+        pts = np.zeros((vertical_lines * len(ys), 3))
+        pts[:, :gdim] = 0.5 * (lo + hi)
+        pts[:, a] = np.repeat(xs, len(ys))
+        pts[:, v] = np.tile(ys, vertical_lines)
+        self.vertical_points = self._locate(pts)
+        grad = ufl.grad(pf.xi)
+        lateral = ufl.sqrt(sum(grad[j] ** 2 for j in range(gdim) if j != v) + 1e-300)
+        self.forms = [dolfinx.fem.form(abs(grad[v]) * pf.domain.weight * pf.domain.dx),
+                      dolfinx.fem.form(lateral * pf.domain.weight * pf.domain.dx)]
+
+    def _samples(self, a: float, b: float) -> np.ndarray:
+        n = max(2, int(math.ceil((b - a) / self.spacing)))
+        return a + (np.arange(n) + 0.5) / n * (b - a)
+
+    def _locate(self, pts: np.ndarray):
+        """(points, local cell or -1, True where this rank evaluates the point)."""
+        candidates = dolfinx.geometry.compute_collisions_points(self.tree, pts)
+        colliding = dolfinx.geometry.compute_colliding_cells(self.pf.domain.mesh, candidates, pts)
+        cells = np.full(len(pts), -1, dtype=np.int32)
+        for i in range(len(pts)):
+            links = colliding.links(i)
+            if len(links):
+                cells[i] = links[0]
+        rank = self.comm.rank
+        mine = np.where(cells >= 0, rank, self.comm.size).astype(np.int32)
+        first = np.empty_like(mine)
+        self.comm.Allreduce(mine, first, op=MPI.MIN)
+        return pts, cells, first == rank
+
+    def _values(self, located) -> np.ndarray:
+        """xi at the points on every rank (0, electrolyte, where no cell holds a point)."""
+        pts, cells, mine = located
+        local = np.zeros(len(pts))
+        if mine.any():
+            local[mine] = self.pf.xi.eval(pts[mine], cells[mine]).reshape(-1)
+        out = np.empty_like(local)
+        self.comm.Allreduce(local, out, op=MPI.SUM)
+        return out
+
+    @staticmethod
+    def intervals(values: np.ndarray, first: bool = True) -> np.ndarray:
+        """Number of separate runs of xi > 1/2 along each row of ``values``; without ``first``,
+        a run that starts at the row's first sample is not counted (only Li above a gap)."""
+        li = np.atleast_2d(values) > 0.5
+        starts = li[:, 1:] & ~li[:, :-1]
+        return starts.sum(axis=1) + (li[:, 0] if first else 0)
+
+    def measure(self, front: float, top: float) -> dict:
+        """The history columns, for the mean front at ``front`` and the deposit's top at ``top``
+        (coordinates along the growth axis)."""
+        gdim = len(self.lo)
+        v, a = self.vertical_axis, self.lateral_axis
+        xs = self._samples(self.lo[a], self.hi[a])
+        levels = [front + f * max(top - front, 0.0) for f in self.fractions]
+        pts = np.zeros((len(levels) * len(xs), 3))
+        pts[:, :gdim] = 0.5 * (self.lo + self.hi)
+        pts[:, a] = np.tile(xs, len(levels))
+        pts[:, v] = np.repeat(levels, len(xs))
+        across = self.intervals(self._values(self._locate(pts)).reshape(len(levels), len(xs)))
+        along = self.intervals(self._values(self.vertical_points).reshape(self.vertical_shape), first=False)
+        normal_vertical, normal_lateral = (
+            self.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) for f in self.forms)
+        return {"fingers": int(across.max()), "overhangs": float(np.mean(along)),
+                "interface_normal_lateral": float(normal_lateral),
+                "interface_normal_vertical": float(normal_vertical)}
+
+
 class Observer:
     """History row of the phase field: deposit height (the highest point of xi = 1/2 above the
     flat Li surface; over the first nucleus when there are nuclei), the mean rise a flat front would have (deposited Li x V_m / projected area),
     their difference (protrusion), tip velocity, charge passed, Faraday ratio (deposited Li x F /
-    charge), interface measure and roughness (interface measure / flat one)."""
+    charge), interface measure and roughness (interface measure / flat one), and the morphology
+    measures of ``Morphology`` (fingers, overhangs, interface by normal direction)."""
 
     def __init__(self, model):
         self.m = model
+        self.morphology = Morphology(model.problem)
         self.charge = 0.0  # C (2D: per metre of depth), passed through the counter
         self.last_time = 0.0
         self.last_height = None
@@ -157,7 +272,7 @@ class Observer:
             "faraday_ratio": deposited * FARADAY / charge if charge else None,
             "interface_measure": interface,
             "roughness": interface / m.flat_interface,
-        } | (dict(zip(("piezo_potential_min_V", "piezo_potential_max_V"), m.piezo.extremes()))
+        } | self.morphology.measure(m.surface + rise, m.surface + height) | (dict(zip(("piezo_potential_min_V", "piezo_potential_max_V"), m.piezo.extremes()))
              if m.piezo is not None else {})
 
     def accept(self, row: dict) -> None:
@@ -281,6 +396,10 @@ class PhaseFieldModel:
             "charge_passed_C": last["charge_passed_C"],
             "faraday_ratio": last["faraday_ratio"],
             "roughness_final": last["roughness"],
+            "fingers_final": last["fingers"],
+            "overhangs_final": last["overhangs"],
+            "interface_normal_lateral_final": last["interface_normal_lateral"],
+            "interface_normal_vertical_final": last["interface_normal_vertical"],
             "interface_measure_final": last["interface_measure"],
             "interface_width_m": self.problem.p.width,
         }

@@ -70,6 +70,11 @@ def test_seeded_noise_same_on_two_ranks(serial, tmp_path):
     for key in ("deposit_height_final_m", "deposited_li_mol", "charge_passed_C", "interface_measure_final"):
         print(f"{key}: serial {a[key]:.12e}, 2 ranks {b[key]:.12e}")
         assert b[key] == pytest.approx(a[key], rel=1e-6)
+    # the morphology metrics (sampled lines, reduced over the ranks) agree too
+    for key in ("fingers_final", "overhangs_final", "interface_normal_lateral_final",
+                "interface_normal_vertical_final"):
+        print(f"{key}: serial {a[key]}, 2 ranks {b[key]}")
+        assert b[key] == pytest.approx(a[key], rel=1e-6)
 
 
 def test_restart_continues_the_phase_field(serial, tmp_path):
