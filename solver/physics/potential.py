@@ -415,16 +415,21 @@ class CurrentDistribution:
         """Degree 2, potentiostatic or primary (the default there, see ``_options``): two-level
         p-multigrid, the P1 space on the same mesh as the coarse level
         (Galerkin operator, solved by one GAMG V-cycle), Chebyshev/Jacobi smoothing on P2."""
+        pc = problem.solver.getKSP().getPC()
+        pc.setMGLevels(2)
+        pc.setMGInterpolation(1, self._p1_prolongation())
+        problem.solver.setFromOptions()
+
+    def _p1_prolongation(self):
+        """The P1 -> P(degree) interpolation matrix on the same mesh (p-multigrid's coarse level);
+        kept on the object, alive as long as the solver that uses it."""
         from dolfinx.fem.petsc import interpolation_matrix
 
         V1 = dolfinx.fem.functionspace(self.domain.mesh, ("Lagrange", 1))
         P = interpolation_matrix(V1, self.V)
         P.assemble()
-        pc = problem.solver.getKSP().getPC()
-        pc.setMGLevels(2)
-        pc.setMGInterpolation(1, P)
-        self._prolongation = P  # keep alive with the solver
-        problem.solver.setFromOptions()
+        self._prolongation = P
+        return P
 
     def _set_fieldsplit(self, problem):
         """Name the (phi, V) blocks of the monolithic matrix for PCFIELDSPLIT."""
@@ -440,12 +445,7 @@ class CurrentDistribution:
         if self.degree > 1 and self._options(True).get("fieldsplit_phi_pc_type") == "mg":
             # the phi block's PCMG needs its P1 -> P2 interpolation; the sub-solvers exist only
             # once the field split is set up, i.e. inside KSPSolve: hand it over just before
-            from dolfinx.fem.petsc import interpolation_matrix
-
-            V1 = dolfinx.fem.functionspace(self.domain.mesh, ("Lagrange", 1))
-            P = interpolation_matrix(V1, self.V)
-            P.assemble()
-            self._prolongation = P
+            P = self._p1_prolongation()
             ready = [False]  # once per solver
 
             def presolve(ksp, b, x):
