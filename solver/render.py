@@ -1017,6 +1017,23 @@ def _bud_spans(x: np.ndarray, y: np.ndarray, names: np.ndarray, base_radius: flo
 # --------------------------------------------------------------------------------------
 
 
+def attempter(written: list[Path]):
+    """``attempt(what, fn, *args)``: draw one picture; a failure is a warning, not an error (a
+    failed picture must not cost the run); the files drawn are appended to ``written``."""
+
+    def attempt(what: str, fn, *args):
+        try:
+            result = fn(*args)
+        except Exception as err:  # noqa: BLE001 - a failed picture must not cost the run
+            warnings.warn(f"render: {what} skipped ({type(err).__name__}: {err})", stacklevel=3)
+            return None
+        if isinstance(result, Path) and result.exists():
+            written.append(result)
+        return result
+
+    return attempt
+
+
 def render_folder(folder: Path | str) -> list[Path]:
     """Draw every picture of an output folder into ``<folder>/pictures``; the written paths."""
     folder = Path(folder)
@@ -1029,16 +1046,7 @@ def render_folder(folder: Path | str) -> list[Path]:
     existed = out.exists()
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-
-    def attempt(what: str, fn, *args):
-        try:
-            result = fn(*args)
-        except Exception as err:  # noqa: BLE001 - a failed picture must not cost the run
-            warnings.warn(f"render: {what} skipped ({type(err).__name__}: {err})", stacklevel=2)
-            return None
-        if isinstance(result, Path) and result.exists():
-            written.append(result)
-        return result
+    attempt = attempter(written)
 
     sections, layers = [], []
     plane = None  # 3D: every case on the first case's plane, so that the comparison compares like with like

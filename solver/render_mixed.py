@@ -21,7 +21,6 @@ files alone (matplotlib; pyvista reads the file and cuts 3D grids).
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -88,16 +87,9 @@ def render(folder: Path, cases) -> list[Path]:
     out = folder / "pictures"
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    from solver.render import attempter
 
-    def attempt(what: str, fn, *args):
-        try:
-            result = fn(*args)
-        except Exception as err:  # noqa: BLE001 - a failed picture must not cost the run
-            warnings.warn(f"render: {what} skipped ({type(err).__name__}: {err})", stacklevel=2)
-            return None
-        if isinstance(result, Path) and result.exists():
-            written.append(result)
-        return result
+    attempt = attempter(written)
 
     loaded = []
     for case in cases:

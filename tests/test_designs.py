@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,10 +20,9 @@ import pytest
 from solver import render
 from solver.cli import main
 from solver.physics.potential import FARADAY, GAS_CONSTANT
-from tests.util_scenarios import solve
+from tests.util_scenarios import run_on_ranks, solve
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 UM = 1e-6
 KAPPA = 1.1  # litfsi_dol_dme preset
 I0_LI, I0_SK = 4.1, 37.1  # A/m^2
@@ -239,21 +236,11 @@ def test_homs_scenario_runs_coarse_and_draws_the_shells(tmp_path):
 
 def test_alloy_3d_serial_equals_two_ranks(tmp_path):
     """A coarse 3D skeleton (one tree, generation 1): the design metrics on 1 and 2 ranks agree."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
     args = ["run", str(ROOT / "scenarios" / "alloy_skeleton.yaml"), "-q", "--no-pictures",
             "--set", "variants=null", "--set", "geometry.dimension=3d", "--set", "geometry.width=10 um",
             "--set", "geometry.generations=1", "--set", "mesh.size_feature=0.6 um", "--set", "mesh.size_far=5 um",
             "--set", "mesh.size_electrode=2.5 um", "--set", "solver.degree=1", "--set", "outputs.fields=false"]
-    results = []
-    for ranks in (1, 2):
-        out = tmp_path / f"n{ranks}"
-        cmd = [sys.executable, str(ROOT / "run.py"), *args, "-o", str(out)]
-        if ranks > 1:
-            cmd = [str(BIN / "mpirun"), "-n", str(ranks), *cmd]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-        assert proc.returncode == 0, proc.stderr
-        results.append(json.loads((out / "metrics.json").read_text())["cases"]["alloy_skeleton"])
-    serial, parallel = results
+    serial, parallel = (m["cases"]["alloy_skeleton"] for m in run_on_ranks(args, tmp_path))
 
     def compare(a, b, where):
         if isinstance(a, dict):
@@ -285,20 +272,9 @@ THREE_D = {
 def test_3d_design_serial_equals_two_ranks(name, tmp_path):
     """Coarse 3D runs of the HoMS membrane (conducting shells) and of the SSE anode (exposed
     particles under a heterogeneous SEI): every float metric on 1 and 2 ranks agrees."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
     args = ["run", str(ROOT / "scenarios" / f"{name}.yaml"), "-q", "--no-pictures", "--set", "variants=null",
             "--set", "solver.degree=1", "--set", "outputs.fields=false", *THREE_D[name]]
-    results = []
-    for ranks in (1, 2):
-        out = tmp_path / f"n{ranks}"
-        cmd = [sys.executable, str(ROOT / "run.py"), *args, "-o", str(out)]
-        if ranks > 1:
-            cmd = [str(BIN / "mpirun"), "-n", str(ranks), *cmd]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-        assert proc.returncode == 0, proc.stderr
-        m = json.loads((out / "metrics.json").read_text())
-        results.append(m["cases"][name] if "cases" in m else m)
-    serial, parallel = results
+    serial, parallel = (m["cases"][name] if "cases" in m else m for m in run_on_ranks(args, tmp_path))
     compared = []
 
     def compare(a, b, where):

@@ -7,10 +7,6 @@ the new metrics are the same on 1 and 2 ranks (subprocess, like the 3D skeleton 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,10 +14,9 @@ import pytest
 from solver.errors import UserError
 from solver.scenario import cases_from_dict
 from tests.test_designs import HOMS_COARSE, _alloy, _homs
-from tests.util_scenarios import solve
+from tests.util_scenarios import run_on_ranks, solve
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 
 def _problems(raw) -> str:
@@ -105,21 +100,11 @@ def test_blocked_and_filmed_skeleton_reach_the_solver():
 
 def test_new_metrics_serial_equals_two_ranks(tmp_path):
     """homs_floating and homs_binder (coarse) on 1 and 2 ranks: the floating and design metrics agree."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
     args = ["run", str(ROOT / "scenarios" / "homs_membrane.yaml"), "-q", "--no-pictures", *HOMS_COARSE,
             "--set", "outputs.fields=false"]
     for name in ("bare", "homs_conducting", "homs_insulating", "nanoparticles", "homs_primary"):
         args += ["--set", f"variants.{name}=null"]
-    results = []
-    for ranks in (1, 2):
-        out = tmp_path / f"n{ranks}"
-        cmd = [sys.executable, str(ROOT / "run.py"), *args, "-o", str(out)]
-        if ranks > 1:
-            cmd = [str(BIN / "mpirun"), "-n", str(ranks), *cmd]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-        assert proc.returncode == 0, proc.stderr
-        results.append(json.loads((out / "metrics.json").read_text())["cases"])
-    serial, parallel = results
+    serial, parallel = (m["cases"] for m in run_on_ranks(args, tmp_path))
     assert set(serial) == {"homs_floating", "homs_binder"}
 
     def compare(a, b, where):

@@ -28,3 +28,26 @@ def solve(raw: dict, comm=MPI.COMM_WORLD) -> dict:
     case = cases_from_dict(raw)[0]
     domain = study.build_domain(case, comm)
     return study.solve_case(case, domain)[3]
+
+
+def run_on_ranks(args: list[str], tmp_path, ranks=(1, 2)) -> list[dict]:
+    """``run.py`` with ``args`` (the output folder added) once per rank count, as a user would
+    (``mpirun -n N python run.py ...`` in a clean environment): each run's metrics.json."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
+    results = []
+    for n in ranks:
+        out = tmp_path / f"n{n}"
+        cmd = [sys.executable, str(root / "run.py"), *args, "-o", str(out)]
+        if n > 1:
+            cmd = [str(Path(sys.executable).parent / "mpirun"), "-n", str(n), *cmd]
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+        results.append(json.loads((out / "metrics.json").read_text()))
+    return results
