@@ -20,7 +20,7 @@ import pytest
 from solver import render
 from solver.cli import main
 from solver.physics.potential import FARADAY, GAS_CONSTANT
-from tests.util_scenarios import run_on_ranks, solve
+from tests.util_scenarios import assert_metrics_equal, run_on_ranks, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 UM = 1e-6
@@ -241,16 +241,8 @@ def test_alloy_3d_serial_equals_two_ranks(tmp_path):
             "--set", "geometry.generations=1", "--set", "mesh.size_feature=0.6 um", "--set", "mesh.size_far=5 um",
             "--set", "mesh.size_electrode=2.5 um", "--set", "solver.degree=1", "--set", "outputs.fields=false"]
     serial, parallel = (m["cases"]["alloy_skeleton"] for m in run_on_ranks(args, tmp_path))
-
-    def compare(a, b, where):
-        if isinstance(a, dict):
-            for key in a:
-                compare(a[key], b[key], f"{where}.{key}")
-        elif isinstance(a, float):
-            assert b == pytest.approx(a, rel=1e-8, abs=1e-14), where
-
-    compare(serial["design"], parallel["design"], "design")
-    compare(serial["electrode_potential_V"], parallel["electrode_potential_V"], "V")
+    assert_metrics_equal(serial["design"], parallel["design"], "design")
+    assert_metrics_equal(serial["electrode_potential_V"], parallel["electrode_potential_V"], "V")
     d = serial["design"]
     assert d["true_over_projected_area"] > 1 and 0 < d["current_fraction_top_band"] < 1
 
@@ -276,19 +268,10 @@ def test_3d_design_serial_equals_two_ranks(name, tmp_path):
             "--set", "solver.degree=1", "--set", "outputs.fields=false", *THREE_D[name]]
     serial, parallel = (m["cases"][name] if "cases" in m else m for m in run_on_ranks(args, tmp_path))
     compared = []
-
-    def compare(a, b, where):
-        if isinstance(a, dict):
-            for key in a:
-                if key not in ("timings", "wall_time_s") and not key.endswith("_s"):
-                    compare(a[key], b[key], f"{where}.{key}")
-        elif isinstance(a, float) and where.split(".")[-1] not in ("charge_balance_error",):
-            compared.append(where)
-            assert b == pytest.approx(a, rel=1e-7, abs=1e-12 * max(1.0, abs(a))), where
-
     for key in ("electrode_potential_V", "total_current_A", "electrode", "design"):
         if key in serial:
-            compare(serial[key], parallel[key], key)
+            compared += assert_metrics_equal(serial[key], parallel[key], key, rel=1e-7, abs_tol=1e-12,
+                                             skip=("timings", "wall_time_s", "charge_balance_error"))
     print(f"{name} 3D: {serial['cells']} cells, V = {serial['electrode_potential_V'] * 1e3:.6f} mV, "
           f"{len(compared)} metrics equal on 1 and 2 ranks")
     assert serial["cells"] > 5000 and len(compared) > 10

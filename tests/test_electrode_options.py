@@ -14,7 +14,7 @@ import pytest
 from solver.errors import UserError
 from solver.scenario import cases_from_dict
 from tests.test_designs import HOMS_COARSE, _alloy, _homs
-from tests.util_scenarios import run_on_ranks, solve
+from tests.util_scenarios import assert_metrics_equal, run_on_ranks, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,18 +106,10 @@ def test_new_metrics_serial_equals_two_ranks(tmp_path):
         args += ["--set", f"variants.{name}=null"]
     serial, parallel = (m["cases"] for m in run_on_ranks(args, tmp_path))
     assert set(serial) == {"homs_floating", "homs_binder"}
-
-    def compare(a, b, where):
-        if isinstance(a, dict):
-            for key in a:
-                compare(a[key], b[key], f"{where}.{key}")
-        elif isinstance(a, float):
-            assert b == pytest.approx(a, rel=1e-8, abs=1e-14), where
-
     for name in serial:
         for key in ("design", "floating", "electrode_potential_V", "electrode"):
             if key in serial[name]:
-                compare(serial[name][key], parallel[name][key], f"{name}.{key}")
+                assert_metrics_equal(serial[name][key], parallel[name][key], f"{name}.{key}")
     f = serial["homs_floating"]["floating"]["shells"]
     print(f"homs_floating coarse: U = {f['potential_V']!r} V, plating {f['plating_current_A']!r}, stripping "
           f"{f['stripping_current_A']!r}, net {f['net_current_A']:.2e} A/m; 2 ranks: U = "

@@ -51,3 +51,19 @@ def run_on_ranks(args: list[str], tmp_path, ranks=(1, 2)) -> list[dict]:
         assert proc.returncode == 0, proc.stderr
         results.append(json.loads((out / "metrics.json").read_text()))
     return results
+
+
+def assert_metrics_equal(a, b, where: str = "", rel: float = 1e-8, abs_tol: float = 1e-14, skip=()) -> list[str]:
+    """Every float in the metrics tree ``a`` equals ``b``'s (relative ``rel``, absolute ``abs_tol``),
+    keys in ``skip`` left out; returns the paths compared."""
+    import pytest
+
+    compared = []
+    if isinstance(a, dict):
+        for key in a:
+            if key not in skip:
+                compared += assert_metrics_equal(a[key], b[key], f"{where}.{key}", rel, abs_tol, skip)
+    elif isinstance(a, float):
+        assert b == pytest.approx(a, rel=rel, abs=abs_tol), where
+        compared.append(where)
+    return compared
