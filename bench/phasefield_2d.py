@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _launch import emit, run_child  # noqa: E402
 
 
 def one_run(width_um: float, end: float, size_um: float, overrides=(), current: float | None = None) -> dict:
@@ -98,22 +99,12 @@ def main() -> None:
                 print("RESULT " + json.dumps(result), flush=True)
         return
     rows = []
-    mpirun = Path(sys.executable).parent / "mpirun"
     for n in args.ranks:
         cmd = [sys.executable, __file__, "--child", "--width", str(args.width), "--time", str(args.time),
                "--size", str(args.size)] + [f"--set={o}" for o in args.overrides]
         if args.current is not None:
             cmd += ["--current", str(args.current)]
-        if n > 1:
-            cmd = [str(mpirun), "-n", str(n), *cmd]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-        line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if line is None:
-            print(out.stdout, out.stderr, file=sys.stderr)
-            raise SystemExit(f"the run on {n} rank(s) failed")
-        rows.append(json.loads(line[7:]))
-        print(json.dumps(rows[-1]), flush=True)
+        rows.append(run_child(cmd, n, f"the run on {n} rank(s)"))
     keys = ["ranks", "cells", "unknowns", "solver", "steps", "rejected", "newton_iterations", "ksp_per_newton",
             "solve_s", "s_per_newton", "cpu_s_per_newton", "electrode_potential_V", "deposit_height_um"]
     print(" | ".join(keys))
@@ -128,10 +119,7 @@ def main() -> None:
                              "efficiency_per_newton": base["s_per_newton"] / (r["ranks"] * r["s_per_newton"])})
             print(f"{r['ranks']} ranks: parallel efficiency per Newton iteration {parallel[-1]['efficiency_per_newton']:.2f}")
     doc = {"benchmark": "phasefield_2d", "argv": sys.argv[1:], "runs": rows, "parallel": parallel}
-    if args.json:
-        Path(args.json).write_text(json.dumps(doc, indent=1))
-    else:
-        print(json.dumps(doc))
+    emit(doc, args.json)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from _launch import emit, run_child  # noqa: E402
 NGSOLVE_PYTHON = ROOT / "bench" / ".venv-ngsolve" / "bin" / "python"
 
 # i0 = 1 A/cm^2 puts the 2 um bud in mixed control (Wa ~ 1), so tip_over_far is sensitive to the mesh
@@ -297,8 +298,6 @@ def main() -> None:
     if args.ngsolve and args.layer != "none":
         raise SystemExit("--ngsolve compares the bare bud only (one conductivity)")
     rows, ng = [], []
-    mpirun = Path(sys.executable).parent / "mpirun"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
     passthrough = sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         for degree in args.degree:
@@ -310,15 +309,7 @@ def main() -> None:
                     cmd = [sys.executable, __file__, *passthrough, "--child", str(refine), str(degree)]
                     if msh:
                         cmd += ["--msh", msh]
-                    if n > 1:
-                        cmd = [str(mpirun), "-n", str(n), *cmd]
-                    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-                    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
-                    if line is None:
-                        print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
-                        raise SystemExit(f"level {refine}, degree {degree}, {n} rank(s) failed")
-                    rows.append(json.loads(line[7:]))
-                    print(json.dumps(rows[-1]), flush=True)
+                    rows.append(run_child(cmd, n, f"level {refine}, degree {degree}, {n} rank(s)"))
                     if msh:
                         ng.append((rows[-1], ngsolve_run(rows[-1], msh, args)))
                         print(json.dumps(ng[-1][1]), flush=True)
@@ -352,10 +343,7 @@ def main() -> None:
             print(table(part, list(part[0])))
     doc = {"benchmark": "secondary_3d", "argv": sys.argv[1:], "runs": rows,
            "ngsolve_runs": [g for _, g in ng], "summary": summary}
-    if args.json:
-        Path(args.json).write_text(json.dumps(doc, indent=1))
-    else:
-        print(json.dumps(doc))
+    emit(doc, args.json)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from _launch import emit, run_child  # noqa: E402
 SIZES_UM = {"size_far": 20.0, "size_electrode": 0.5, "size_feature": 0.1}  # scenarios/bud_sand.yaml
 
 
@@ -97,21 +97,11 @@ def main() -> None:
             print("RESULT " + json.dumps(result), flush=True)
         return
     rows = []
-    mpirun = Path(sys.executable).parent / "mpirun"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI", "HYDRA", "OMPI"))}
     for refine in args.refine:
         for n in args.ranks:
             cmd = [sys.executable, __file__, "--variant", args.variant, "--time", str(args.time),
                    "--child", str(refine)] + [f"--set={o}" for o in args.overrides]
-            if n > 1:
-                cmd = [str(mpirun), "-n", str(n), *cmd]
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-            line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
-            if line is None:
-                print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"refine {refine} on {n} rank(s) failed")
-            rows.append(json.loads(line[7:]))
-            print(json.dumps(rows[-1]), flush=True)
+            rows.append(run_child(cmd, n, f"refine {refine} on {n} rank(s)"))
     parallel = []
     for r in rows:
         base = next((b for b in rows if b["ranks"] == 1 and b["refine"] == r["refine"]), None)
@@ -128,10 +118,7 @@ def main() -> None:
         print(f"{p['ranks']} ranks, {p['unknowns']} unknowns: efficiency per Newton iteration "
               f"{p['efficiency_per_newton']:.2f} (same steps: {p['same_steps']})")
     doc = {"benchmark": "tertiary_transient", "argv": sys.argv[1:], "runs": rows, "parallel": parallel}
-    if args.json:
-        Path(args.json).write_text(json.dumps(doc, indent=1))
-    else:
-        print(json.dumps(doc))
+    emit(doc, args.json)
 
 
 if __name__ == "__main__":
