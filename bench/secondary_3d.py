@@ -99,6 +99,8 @@ def one_run(refine: float, degree: int, args, msh: str | None = None) -> dict:
     data["solver"]["degree"] = degree
     if msh:
         data["mesh"]["save"] = msh
+    if args.mesh_cache:  # one folder per Gmsh algorithm: the cache key knows the scenario, not Gmsh's options
+        data["mesh"]["cache"] = str(Path(args.mesh_cache).resolve() / args.mesh_algorithm)
     for option in args.overrides:  # dotted KEY=VALUE, as run.py --set
         set_dotted(data, *parse_set(option))
     case = cases_from_dict(data)[0]
@@ -122,6 +124,9 @@ def one_run(refine: float, degree: int, args, msh: str | None = None) -> dict:
     domain = build_domain(case, comm)
     t_mesh = time.perf_counter() - t0 - t_write[0]
     t_mesh = comm.allreduce(t_mesh, op=MPI.MAX)
+    if args.mesh_only:
+        return {"refine": refine, "cells": domain.num_cells_global(), "mesh_s": round(t_mesh, 3),
+                "mesh_source": domain.source}
     t0 = time.perf_counter()
     problem = make_problem(case, domain)
     config = case.scenario.physics.piezo
@@ -160,7 +165,7 @@ def one_run(refine: float, degree: int, args, msh: str | None = None) -> dict:
     total = t_mesh + t_solve_all + t_post + t_out
     return {
         "ranks": comm.size, "degree": degree, "refine": refine, "model": problem.model, "control": problem.control,
-        "layer": args.layer, "cells": domain.num_cells_global(),
+        "layer": args.layer, "cells": domain.num_cells_global(), "mesh_source": domain.source.split(" ")[0],
         "dofs": problem.num_dofs, "newton": result.newton_iterations, "ksp": result.linear_iterations,
         "linear_solver": "direct" if problem._use_direct() else "iterative",
         "mesh_s": round(t_mesh, 3), "setup_assembly_s": round(t_solve_all - petsc, 3),
@@ -280,6 +285,9 @@ def main() -> None:
                     help="a 40 um box instead of 24 um (the primary tip_over_far then nears 3)")
     ap.add_argument("--mesh-algorithm", choices=["default", "hxt"], default="default",
                     help="Gmsh 3D algorithm: the project's (Delaunay) or HXT (faster, other meshes)")
+    ap.add_argument("--mesh-cache", metavar="DIR",
+                    help="mesh each level once into DIR (mesh.cache; a serial run, timed as gmsh_s) and time the "
+                    "measured runs on the mesh read back from there (mesh_s is then the parallel read)")
     ap.add_argument("--no-output", dest="output", action="store_false", help="skip writing the VTKHDF fields")
     ap.add_argument("--ngsolve", action="store_true", help="also solve on the same mesh with NGSolve (1 rank)")
     ap.add_argument("--keep-msh", metavar="DIR", help="with --ngsolve: keep the .msh files in DIR")
@@ -287,6 +295,7 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--child", nargs=2, metavar=("REFINE", "DEGREE"), help=argparse.SUPPRESS)
     ap.add_argument("--msh", help=argparse.SUPPRESS)
+    ap.add_argument("--mesh-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         result = one_run(float(args.child[0]), int(args.child[1]), args, args.msh)
@@ -297,6 +306,14 @@ def main() -> None:
         return
     if args.ngsolve and args.layer != "none":
         raise SystemExit("--ngsolve compares the bare bud only (one conductivity)")
+    if args.ngsolve and args.mesh_cache:
+        raise SystemExit("--ngsolve saves each level's Gmsh mesh; leave out --mesh-cache")
+    gmsh_s = {}
+    if args.mesh_cache:
+        for refine in args.refine:  # the mesh does not depend on the degree (order-1 geometry)
+            cmd = [sys.executable, __file__, *sys.argv[1:], "--child", str(refine), "1", "--mesh-only"]
+            made = run_child(cmd, 1, f"meshing level {refine}")
+            gmsh_s[refine] = made["mesh_s"] if made["mesh_source"] == "gmsh" else None
     rows, ng = [], []
     passthrough = sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
@@ -310,6 +327,8 @@ def main() -> None:
                     if msh:
                         cmd += ["--msh", msh]
                     rows.append(run_child(cmd, n, f"level {refine}, degree {degree}, {n} rank(s)"))
+                    if args.mesh_cache:
+                        rows[-1]["gmsh_s"] = gmsh_s[refine]
                     if msh:
                         ng.append((rows[-1], ngsolve_run(rows[-1], msh, args)))
                         print(json.dumps(ng[-1][1]), flush=True)
@@ -332,6 +351,8 @@ def main() -> None:
     keys = ["ranks", "degree", "cells", "dofs", "newton", "ksp", "linear_solver", "mesh_s", "setup_assembly_s",
             "petsc_solve_s", "post_s", "output_s", "total_s", "total_over_solve", "solver_phase_over_solve",
             "peak_mem_mib_per_rank", "tip_over_far", "tip_error_vs_finest"]
+    if args.mesh_cache:
+        keys[7:7] = ["gmsh_s", "mesh_source"]
     if args.layer == "piezo":
         keys[7:7] = ["piezo_dofs", "piezo_solver", "piezo_ksp", "piezo_s", "piezo_petsc_solve_s"]
     if args.model == "primary":

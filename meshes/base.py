@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -31,20 +35,40 @@ class MeshOptions(BaseModel):
     )
     order: Literal[1, 2] = Field(1, description="geometric order of the mesh (2 = curved cells)")
     save: str | None = Field(
-        None, description="also save the Gmsh mesh to this .msh file (with a .json sidecar) for reuse"
+        None, description="also save the mesh for reuse, with a .json sidecar: a .msh file (Gmsh, "
+        "written on rank 0; other tools read it) or a .xdmf file (the distributed mesh and its tags, "
+        "written and read in parallel: the fast way back)"
     )
     load: str | None = Field(
-        None, description="reuse a mesh saved with 'save' instead of meshing again; it must have "
-        "been made from the same geometry parameters"
+        None, description="reuse a mesh saved with 'save' (.msh or .xdmf) instead of meshing again; it "
+        "must have been made from the same geometry parameters"
+    )
+    cache: str | None = Field(
+        None, description="folder of reusable meshes: a geometry + mesh-size set meshed once is saved "
+        "there (XDMF, in parallel) and read back by every later run that asks for the same set"
     )
 
     @model_validator(mode="after")
     def _files(self):
+        for key in ("save", "load"):
+            value = getattr(self, key)
+            if value and Path(value).suffix not in MESH_FORMATS:
+                raise ValueError(f"{key}: {value!r} must end in .msh (Gmsh) or .xdmf (parallel)")
         if self.load:
+            if self.cache:
+                raise ValueError("load and cache: give one of them (cache finds saved meshes by itself)")
             for path in (Path(self.load), _sidecar(self.load)):
                 if not path.is_file():
                     raise ValueError(f"load: no such file {str(path)!r} (write it first with 'save')")
         return self
+
+    def sizes(self) -> dict:
+        """What shapes the mesh (everything but the file options), SI."""
+        return self.model_dump(mode="json", exclude={"save", "load", "cache"})
+
+
+MESH_FORMATS = (".msh", ".xdmf")
+CACHE_VERSION = 1  # bump when the cached layout changes (builder code and Gmsh version are in the key)
 
 
 def _sidecar(msh: str | Path) -> Path:
@@ -61,6 +85,7 @@ class GeometryInfo:
     boundaries: dict[str, int]  # boundary name -> physical tag of facets
     projected_area: float  # electrode area seen from above (2D: per metre depth; axi: pi R^2)
     landmarks: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: str = "gmsh"  # where the mesh came from: "gmsh", or "loaded <file>" / "cached <file>"
 
 
 @dataclasses.dataclass
@@ -80,50 +105,62 @@ def register(builder: Builder) -> Builder:
 
 
 def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, log=print):
-    """Build the Gmsh model on rank 0 and distribute it over ``comm``.
+    """The distributed mesh of a builder's geometry: read back from ``options.load`` or the mesh
+    cache when there is one, else built by Gmsh on rank 0 and distributed over ``comm`` (and saved
+    where ``options`` asks).
 
-    Returns ``(mesh, cell_tags, facet_tags, info)``.
+    Returns ``(mesh, cell_tags, facet_tags, info)``; ``info.source`` says where the mesh came from.
     """
+    params_json = params.model_dump(mode="json")
+    if options.load and Path(options.load).suffix == ".xdmf":
+        return _read_xdmf(Path(options.load), builder, params_json, comm, f"loaded {options.load}")
+    entry = _cache_entry(builder, params_json, options) if options.cache else None
+    if entry is not None and comm.bcast(_sidecar(entry / "mesh.xdmf").is_file() if comm.rank == 0 else None, root=0):
+        return _read_xdmf(entry / "mesh.xdmf", builder, params_json, comm, f"cached {entry}")
+    mesh, cell_tags, facet_tags, info = _from_gmsh(builder, params, params_json, options, comm)
+    if options.save and Path(options.save).suffix == ".xdmf":
+        _write_xdmf(Path(options.save), mesh, cell_tags, facet_tags, info, builder, params_json)
+    if entry is not None:
+        _write_cache(entry, mesh, cell_tags, facet_tags, info, builder, params_json)
+    return mesh, cell_tags, facet_tags, info
+
+
+def _from_gmsh(builder: Builder, params: BaseModel, params_json: dict, options: MeshOptions, comm):
+    """Build (or open a saved .msh) on rank 0 and distribute over ``comm``."""
     from solver._dolfinx import dolfinx
     import gmsh
     from dolfinx.io import gmsh as gmshio
 
     info, problem = None, None
     rank = comm.rank
-    params_json = params.model_dump(mode="json")
+    msh_load = options.load if options.load and Path(options.load).suffix == ".msh" else None
+    msh_save = options.save if options.save and Path(options.save).suffix == ".msh" else None
     if rank == 0:
         if not gmsh.isInitialized():
             gmsh.initialize(interruptible=False)
         gmsh.option.setNumber("General.Terminal", 0)
-        if options.load:
-            saved = json.loads(_sidecar(options.load).read_text())
+        if msh_load:
+            saved = json.loads(_sidecar(msh_load).read_text())
             if saved["builder"] != builder.name or saved["params"] != params_json:
-                problem = (
-                    f"mesh.load: {options.load} was made from other geometry parameters "
-                    "(remove mesh.load, or re-create it with mesh.save)"
-                )
+                problem = _mismatch(msh_load)
             else:
-                gmsh.open(str(options.load))
-                info = GeometryInfo(**saved["info"])
+                gmsh.open(str(msh_load))
+                info = GeometryInfo(**{**saved["info"], "source": f"loaded {msh_load}"})
         else:
             gmsh.model.add(builder.name)
             try:
                 info = builder.build(params, options)
             except Exception as err:  # noqa: BLE001 - told to every rank below, not raised here alone
                 problem = f"mesh: the '{builder.name}' geometry could not be built ({type(err).__name__}: {err})"
-            if options.save and not problem:
-                Path(options.save).parent.mkdir(parents=True, exist_ok=True)
-                gmsh.write(str(options.save))
-                _sidecar(options.save).write_text(json.dumps(
+            if msh_save and not problem:
+                Path(msh_save).parent.mkdir(parents=True, exist_ok=True)
+                gmsh.write(str(msh_save))
+                _sidecar(msh_save).write_text(json.dumps(
                     {"builder": builder.name, "params": params_json, "info": dataclasses.asdict(info)}, indent=1
                 ))
         if problem:
             gmsh.finalize()
-    problem = comm.bcast(problem, root=0)
-    if problem:
-        from solver.errors import SolverError, UserError
-
-        raise (SolverError if problem.startswith("mesh:") else UserError)(problem)
+    _raise_on_all(comm, problem)
     info = comm.bcast(info, root=0)
     try:
         # Ghost cells across shared facets, so interface (dS) integrals work in parallel.
@@ -141,6 +178,105 @@ def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, lo
     info.boundaries = {n: g.tag for n, g in mesh_data.physical_groups.items() if g.dim == tdim - 1}
     mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
     return mesh, mesh_data.cell_tags, mesh_data.facet_tags, info
+
+
+def _raise_on_all(comm, problem: str | None) -> None:
+    """Raise rank 0's ``problem`` (if any) on every rank."""
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        from solver.errors import SolverError, UserError
+
+        raise (SolverError if problem.startswith("mesh:") else UserError)(problem)
+
+
+def _mismatch(path) -> str:
+    return (f"mesh.load: {path} was made from other geometry parameters "
+            "(remove mesh.load, or re-create it with mesh.save)")
+
+
+def _cache_entry(builder: Builder, params_json: dict, options: MeshOptions) -> Path:
+    """The cache folder of this geometry + mesh-size set: ``<cache>/<builder>-<hash>``."""
+    key = json.dumps({"version": CACHE_VERSION, "code": _meshing_code_digest(), "builder": builder.name,
+                      "params": params_json, "mesh": options.sizes()}, sort_keys=True)
+    return Path(options.cache) / f"{builder.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+@functools.lru_cache(maxsize=1)
+def _meshing_code_digest() -> str:
+    """Digest of the geometry builders' source and the Gmsh version: editing a builder or
+    upgrading Gmsh starts new cache entries instead of reading stale meshes."""
+    import gmsh
+
+    digest = hashlib.sha256(str(gmsh.__version__).encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str):
+    """A mesh written by :func:`_write_xdmf`, read and partitioned in parallel."""
+    from solver._dolfinx import dolfinx
+    from dolfinx.io import XDMFFile
+
+    saved, problem = None, None
+    if comm.rank == 0:
+        try:
+            saved = json.loads(_sidecar(path).read_text())
+            if saved.get("builder") != builder.name or saved.get("params") != params_json:
+                problem = _mismatch(path)
+            elif not path.with_suffix(".h5").is_file():
+                problem = f"mesh.load: {path.with_suffix('.h5')} (the data of {path}) is missing"
+        except (OSError, ValueError, AttributeError) as err:
+            problem = f"mesh.load: cannot read {_sidecar(path)} ({type(err).__name__}: {err})"
+    _raise_on_all(comm, problem)
+    saved = comm.bcast(saved, root=0)
+    try:
+        with XDMFFile(comm, str(path), "r") as f:
+            mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.shared_facet, name="mesh")
+            mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
+            cell_tags = f.read_meshtags(mesh, name="cell_tags")
+            facet_tags = f.read_meshtags(mesh, name="facet_tags")
+    except RuntimeError as err:
+        from solver.errors import UserError
+
+        raise UserError(f"mesh.load: {path} could not be read ({err})") from None
+    info = GeometryInfo(**{**saved["info"], "source": source})
+    return mesh, cell_tags, facet_tags, info
+
+
+def _write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, builder: Builder,
+                params_json: dict) -> None:
+    """The distributed mesh and its tags as XDMF + HDF5 (written in parallel), and the sidecar."""
+    from dolfinx.io import XDMFFile
+
+    comm = mesh.comm
+    if comm.rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    cell_tags.name, facet_tags.name = "cell_tags", "facet_tags"
+    with XDMFFile(comm, str(path), "w") as f:
+        f.write_mesh(mesh)
+        f.write_meshtags(cell_tags, mesh.geometry)
+        f.write_meshtags(facet_tags, mesh.geometry)
+    if comm.rank == 0:
+        _sidecar(path).write_text(json.dumps(
+            {"builder": builder.name, "params": params_json, "info": dataclasses.asdict(info)}, indent=1
+        ))
+    comm.barrier()
+
+
+def _write_cache(entry: Path, mesh, cell_tags, facet_tags, info, builder, params_json) -> None:
+    """Save into a private folder, then rename it into place: a run that stops half-way, or two
+    runs meshing the same set at once, never leave a half-written entry."""
+    comm = mesh.comm
+    partial = Path(comm.bcast(f"{entry}.partial-{os.getpid()}" if comm.rank == 0 else None, root=0))
+    _write_xdmf(partial / "mesh.xdmf", mesh, cell_tags, facet_tags, info, builder, params_json)
+    if comm.rank == 0:
+        try:
+            os.rename(partial, entry)
+        except OSError:  # another run put the same entry in place first
+            shutil.rmtree(partial, ignore_errors=True)
+    comm.barrier()
 
 
 def name_groups(builder: str, dim: int, regions: dict[str, list[int]], boundaries: dict[str, list[int]],

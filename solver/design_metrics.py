@@ -70,10 +70,10 @@ def _facets_of(domain, names: list[str]):
     mask = np.isin(domain.facet_tags.values, domain.facet_ids([n for n in names if n in domain.boundaries]))
     facets = domain.facet_tags.indices[mask]
     btag = domain.facet_tags.values[mask]
-    exterior = np.array([len(f2c.links(f)) == 1 for f in facets], dtype=bool)
+    exterior = np.diff(f2c.offsets)[facets] == 1
     facets, btag = facets[exterior], btag[exterior]
     region = _region_of_cells(domain)
-    cell = np.array([f2c.links(f)[0] for f in facets], dtype=np.int64)
+    cell = f2c.array[f2c.offsets[facets]].astype(np.int64)
     rtag = region[cell] if facets.size else np.zeros(0, dtype=np.int64)
     mid = dolfinx.mesh.compute_midpoints(mesh, tdim - 1, facets) if facets.size else np.zeros((0, 3))
     return facets, mid, btag, rtag

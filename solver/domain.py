@@ -8,6 +8,7 @@ carries the weight 2*pi*r, so integrals are true volumes, areas and currents.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -27,11 +28,38 @@ class Domain:
     axisymmetric: bool = False
     projected_area: float = 1.0
     landmarks: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: str = "gmsh"  # where the mesh came from (meshes.base.GeometryInfo.source)
 
     def __post_init__(self):
         self.dx = ufl.Measure("dx", domain=self.mesh, subdomain_data=self.cell_tags)
-        self.ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=self.facet_tags)
-        self.dS = ufl.Measure("dS", domain=self.mesh, subdomain_data=self.facet_tags)
+
+    # The facet measures carry their integration entities, computed once per domain: handed the
+    # MeshTags, dolfinx would search all the mesh's facets for the exterior ones at every form
+    # created (4.7 s of a 1.1M-DOF run's 5 s of metric forms).
+    @functools.cached_property
+    def ds(self):
+        return ufl.Measure("ds", domain=self.mesh, subdomain_data=self._facet_domains(exterior=True))
+
+    @functools.cached_property
+    def dS(self):
+        return ufl.Measure("dS", domain=self.mesh, subdomain_data=self._facet_domains(exterior=False))
+
+    def _facet_domains(self, exterior: bool) -> list[tuple[int, np.ndarray]]:
+        """(tag, integration entities) of every boundary name's facets, as dolfinx computes them
+        from the tags: exterior facets as (cell, local facet), interior ones as two such pairs."""
+        topology = self.mesh.topology
+        tdim = topology.dim
+        topology.create_connectivity(tdim - 1, tdim)
+        topology.create_connectivity(tdim, tdim - 1)
+        kind = dolfinx.fem.IntegralType.exterior_facet if exterior else dolfinx.fem.IntegralType.interior_facet
+        outer = dolfinx.mesh.exterior_facet_indices(topology) if exterior else None
+        domains = []
+        for tag in sorted(set(self.boundaries.values())):
+            facets = self.facet_tags.find(tag)
+            if exterior:
+                facets = np.intersect1d(facets, outer)
+            domains.append((tag, np.asarray(dolfinx.fem.compute_integration_domains(kind, topology, facets))))
+        return domains
 
     @property
     def comm(self) -> MPI.Comm:
@@ -65,12 +93,28 @@ class Domain:
         ids = self.facet_ids(names)
         return self.facet_tags.indices[np.isin(self.facet_tags.values, ids)]
 
+    def cells_of_facets(self, facets: np.ndarray) -> np.ndarray:
+        """Local cells (owned and ghost) that touch the given local facets, without repeats."""
+        tdim = self.mesh.topology.dim
+        self.mesh.topology.create_connectivity(tdim - 1, tdim)
+        f2c = self.mesh.topology.connectivity(tdim - 1, tdim)
+        return np.unique(links_of(f2c, facets))
+
     def region_cells(self, name: str) -> np.ndarray:
         return self.cell_tags.find(self.regions[name])
 
     def num_cells_global(self) -> int:
         imap = self.mesh.topology.index_map(self.mesh.topology.dim)
         return imap.size_global
+
+
+def links_of(adjacency, nodes: np.ndarray) -> np.ndarray:
+    """Every link of the given nodes of a dolfinx adjacency list, concatenated (no Python loop)."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    offsets = adjacency.offsets
+    start, count = offsets[nodes], offsets[nodes + 1] - offsets[nodes]
+    within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return adjacency.array[np.repeat(start, count) + within]
 
 
 @dataclasses.dataclass

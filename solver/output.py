@@ -36,6 +36,9 @@ def gather_grid(space, point_data: dict, cell_data: dict):
 
     comm = space.mesh.comm
     topology, cell_types, x = dolfinx.plot.vtk_mesh(space)
+    if comm.size == 1:  # already in global DOF order: no renumbering, no copies
+        return _grid(topology, cell_types, x, {k: _nodal(f) for k, f in point_data.items()},
+                     {k: np.asarray(v) for k, v in cell_data.items()})
     imap = space.dofmap.index_map
     n_local = imap.size_local + imap.num_ghosts
     l2g = imap.local_to_global(np.arange(n_local, dtype=np.int32))
@@ -48,14 +51,12 @@ def gather_grid(space, point_data: dict, cell_data: dict):
         "types": cell_types,
         "gidx": l2g[:owned],
         "x": x[:owned],
-        "points": {k: f.x.array.reshape(-1, f.function_space.dofmap.index_map_bs)[:owned] for k, f in point_data.items()},
+        "points": {k: _nodal(f)[:owned] for k, f in point_data.items()},
         "cells": {k: np.asarray(v) for k, v in cell_data.items()},
     }
     gathered = comm.gather(pieces, root=0)
     if comm.rank != 0:
         return None
-    import pyvista as pv
-
     n_global = imap.size_global
     pts = np.zeros((n_global, 3))
     for p in gathered:
@@ -63,15 +64,29 @@ def gather_grid(space, point_data: dict, cell_data: dict):
     conn = np.vstack([p["conn"] for p in gathered if p["conn"].size])
     types = np.concatenate([p["types"] for p in gathered])
     cells = np.hstack([np.full((conn.shape[0], 1), conn.shape[1]), conn]).ravel()
-    grid = pv.UnstructuredGrid(cells, types, pts)
+    points = {}
     for name in point_data:
         ncomp = gathered[0]["points"][name].shape[1]
         arr = np.zeros((n_global, ncomp))
         for p in gathered:
             arr[p["gidx"]] = p["points"][name]
-        grid.point_data[name] = arr[:, 0] if ncomp == 1 else arr
-    for name in cell_data:
-        grid.cell_data[name] = np.concatenate([p["cells"][name] for p in gathered])
+        points[name] = arr
+    return _grid(cells, types, pts, points, {k: np.concatenate([p["cells"][k] for p in gathered]) for k in cell_data})
+
+
+def _nodal(f) -> np.ndarray:
+    """A Lagrange function's DOF values as rows (one per node)."""
+    return f.x.array.reshape(-1, f.function_space.dofmap.index_map_bs)
+
+
+def _grid(cells, types, points, point_data: dict, cell_data: dict):
+    import pyvista as pv
+
+    grid = pv.UnstructuredGrid(cells, types, points)
+    for name, arr in point_data.items():
+        grid.point_data[name] = arr[:, 0] if arr.shape[1] == 1 else arr
+    for name, arr in cell_data.items():
+        grid.cell_data[name] = arr
     return grid
 
 

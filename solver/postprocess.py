@@ -11,6 +11,7 @@ discrete level, and works the same way for Dirichlet (primary) and Butler-Volmer
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -27,6 +28,11 @@ class RecoveredCurrent:
     reaction: np.ndarray  # -R_i (A or A/m in 2D) per local P1 DOF, owned entries valid
     owned: int  # number of owned DOFs
     domain: object
+
+    @functools.cached_property
+    def coordinates(self) -> np.ndarray:
+        """Coordinates of the field's DOFs (local), tabulated once."""
+        return self.field.function_space.tabulate_dof_coordinates()
 
     def dofs(self, names) -> np.ndarray:
         """Owned P1 DOFs on the named boundaries."""
@@ -95,7 +101,7 @@ def boundary_stats(current: RecoveredCurrent, names) -> dict:
 
 def value_near(current: RecoveredCurrent, point, names) -> float:
     """Nodal current density at the boundary vertex closest to ``point`` (parallel-safe)."""
-    return _nearest(current.field, current.dofs(names), point, current.domain.comm)
+    return _nearest(current.field, current.dofs(names), point, current.domain.comm, current.coordinates)
 
 
 def nearest_value(f, domain, point, names) -> float:
@@ -106,10 +112,11 @@ def nearest_value(f, domain, point, names) -> float:
     return _nearest(f, dofs, point, domain.comm)
 
 
-def nearest_dof(V, dofs, point, comm) -> tuple[int, int]:
+def nearest_dof(V, dofs, point, comm, coordinates=None) -> tuple[int, int]:
     """(owning rank, local DOF on that rank, -1 elsewhere) of the DOF among ``dofs`` (owned,
-    local numbers) closest to ``point``; ties go to the lowest rank."""
-    x = V.tabulate_dof_coordinates()[dofs]
+    local numbers) closest to ``point``; ties go to the lowest rank. ``coordinates``: V's
+    tabulated DOF coordinates, when the caller has them."""
+    x = (V.tabulate_dof_coordinates() if coordinates is None else coordinates)[dofs]
     p = np.zeros(3)
     p[: len(point)] = point
     dist = np.linalg.norm(x - p, axis=1)
@@ -119,7 +126,7 @@ def nearest_dof(V, dofs, point, comm) -> tuple[int, int]:
     return best[1], (int(dofs[k]) if best[1] == comm.rank and k >= 0 else -1)
 
 
-def _nearest(f, dofs, point, comm) -> float:
-    rank, dof = nearest_dof(f.function_space, dofs, point, comm)
+def _nearest(f, dofs, point, comm, coordinates=None) -> float:
+    rank, dof = nearest_dof(f.function_space, dofs, point, comm, coordinates)
     value = float(f.x.array[dof]) if dof >= 0 else 0.0
     return comm.allreduce(value, op=MPI.SUM)

@@ -6,6 +6,7 @@ it translates one into the other.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -38,8 +39,21 @@ class Log:
             print(f"[{time.perf_counter() - self.t0:7.2f} s] {msg}", flush=True)
 
 
-def build_domain(case: Case, comm) -> Domain:
-    return mesh_domain(case.scenario.geometry.builder, case.geometry, case.scenario.mesh, comm)
+def build_domain(case: Case, comm, reuse: dict | None = None) -> Domain:
+    """The case's meshed domain. ``reuse``: a dict kept by the caller across the cases of one run;
+    a case with the same geometry and mesh sizes as the last one meshed gets that domain back
+    (a sweep over kinetics or materials meshes once)."""
+    s = case.scenario
+    if reuse is None:
+        return mesh_domain(s.geometry.builder, case.geometry, s.mesh, comm)
+    key = json.dumps([s.geometry.builder, case.geometry.model_dump(mode="json"), s.mesh.sizes(),
+                      s.mesh.load, s.mesh.save], sort_keys=True)
+    if reuse.get("key") != key or reuse.get("comm") is not comm:
+        reuse.clear()  # only the last one: a sweep over geometry must not hold every mesh
+        reuse.update(key=key, comm=comm, domain=mesh_domain(s.geometry.builder, case.geometry, s.mesh, comm))
+    else:
+        reuse["domain"].source = "reused from the previous case"
+    return reuse["domain"]
 
 
 def mesh_domain(builder: str, params, options, comm) -> Domain:
@@ -50,7 +64,7 @@ def mesh_domain(builder: str, params, options, comm) -> Domain:
     mesh, cell_tags, facet_tags, info = meshes.generate(b, params, options, comm)
     return Domain(
         mesh, cell_tags, facet_tags, info.regions, info.boundaries, info.axisymmetric,
-        info.projected_area, info.landmarks,
+        info.projected_area, info.landmarks, info.source,
     )
 
 
@@ -182,10 +196,7 @@ def compute_metrics(case: Case, problem: CurrentDistribution, result, current) -
 def _conductivity_at(problem: CurrentDistribution, names) -> float:
     """Smallest conductivity among cells touching the named boundaries."""
     d = problem.domain
-    tdim = d.mesh.topology.dim
-    f2c = d.mesh.topology.connectivity(tdim - 1, tdim)
-    facets = d.facets(names)
-    cells = np.unique(np.concatenate([f2c.links(f) for f in facets])) if facets.size else np.array([], dtype=np.int32)
+    cells = d.cells_of_facets(d.facets(names))
     local = float(problem.kappa.x.array[cells].min(initial=np.inf))
     return d.comm.allreduce(local, op=MPI.MIN)
 
@@ -274,9 +285,8 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
 def _write_electrode_csv(folder: Path, case: Case, current) -> None:
     """Plating current density at every electrode vertex: x, y, z, boundary, i (A/m^2)."""
     d = current.domain
-    V = current.field.function_space
     rows = []
-    coords = V.tabulate_dof_coordinates()
+    coords = current.coordinates
     floating = [b for g in case.scenario.physics.floating for b in g.boundaries]
     for name in case.scenario.physics.electrode.boundaries + floating:
         dofs = current.dofs([name])
@@ -285,20 +295,19 @@ def _write_electrode_csv(folder: Path, case: Case, current) -> None:
     gathered = d.comm.gather(rows, root=0)
     if d.comm.rank != 0:
         return
+    parts = [part for rank_rows in gathered for part in rank_rows]
+    x = np.vstack([p[0] for p in parts]) if parts else np.zeros((0, 3))
+    names = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=str)
+    values = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    # sorted by position (stable: a vertex on two boundaries keeps the first name), one row a vertex
+    order = np.lexsort((x[:, 2], x[:, 1], x[:, 0]))
+    x, names, values = x[order], names[order], values[order]
+    key = np.round(x, 15)
+    first = np.ones(len(x), dtype=bool)
+    first[1:] = np.any(key[1:] != key[:-1], axis=1)
     lines = ["x_m,y_m,z_m,boundary,plating_current_density_A_m2"]
-    records = []
-    for rank_rows in gathered:
-        for x, names, values in rank_rows:
-            for xi, ni, vi in zip(x, names, values):
-                records.append((xi[0], xi[1], xi[2], ni, vi))
-    records.sort(key=lambda r: (r[0], r[1], r[2]))
-    seen = set()
-    for r in records:
-        key = (round(r[0], 15), round(r[1], 15), round(r[2], 15))
-        if key in seen:
-            continue
-        seen.add(key)
-        lines.append(f"{r[0]:.9e},{r[1]:.9e},{r[2]:.9e},{r[3]},{r[4]:.9e}")
+    lines += [f"{a:.9e},{b:.9e},{c:.9e},{n},{v:.9e}"
+              for (a, b, c), n, v in zip(x[first].tolist(), names[first].tolist(), values[first].tolist())]
     (folder / "electrode_current.csv").write_text("\n".join(lines) + "\n")
 
 
@@ -307,17 +316,19 @@ def output_dir(cases: list[Case], override: str | None = None) -> Path:
     return Path(override or s.outputs.directory or Path("results") / s.name)
 
 
-def run_case(case: Case, folder: Path, comm, log=None) -> dict:
-    """Mesh, solve and write one case into ``folder`` on ``comm``; its metrics."""
+def run_case(case: Case, folder: Path, comm, log=None, reuse: dict | None = None) -> dict:
+    """Mesh, solve and write one case into ``folder`` on ``comm``; its metrics. ``reuse``: see
+    :func:`build_domain`."""
     log = log or (lambda msg: None)
     label = f"[{case.label}] "
     if comm.rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log(f"{label}mesh: building '{case.scenario.geometry.builder}' ({case.geometry.dimension})")
-    domain = build_domain(case, comm)
+    domain = build_domain(case, comm, reuse)
     t_mesh = time.perf_counter() - t0
-    log(f"{label}mesh: {domain.num_cells_global()} cells; solve: {case.scenario.physics.model} "
+    log(f"{label}mesh: {domain.num_cells_global()} cells"
+        + ("" if domain.source == "gmsh" else f" ({domain.source})") + f"; solve: {case.scenario.physics.model} "
         f"{case.scenario.study.control}" + (" + piezo layer" if case.scenario.physics.piezo else ""))
     if case.scenario.physics.model == "mixed_conduction":  # its own solve, metrics and fields
         from solver import mixed_study
@@ -341,6 +352,7 @@ def run_case(case: Case, folder: Path, comm, log=None) -> dict:
         f"iterations; " + _summary(metrics))
     t0 = time.perf_counter()
     metrics["timings_s"] = {"mesh": t_mesh, "solve": t_solve}
+    metrics["mesh_source"] = domain.source
     write_case(folder, case, problem, current, metrics, case.scenario.outputs.fields, layer)
     if growth_info is not None and comm.rank == 0:
         write_rows(folder / "growth.csv", growth_info["steps"])
@@ -405,9 +417,10 @@ def run(plan: Plan | list[Case], source: str | None = None, comm=MPI.COMM_WORLD,
                 return stage / case.point / case.name if plan.sweep else (stage / case.name if multi else stage)
 
             mine: dict[str, dict] = {}
+            reuse: dict = {}
             for case in tasks[colour::groups]:
                 try:
-                    mine[case.label] = run_case(case, folder_of(case), group, log)
+                    mine[case.label] = run_case(case, folder_of(case), group, log, reuse)
                 except Exception as err:  # noqa: BLE001 - a sweep records the failure and goes on
                     if plan.sweep is None:
                         raise

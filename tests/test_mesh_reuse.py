@@ -1,19 +1,37 @@
-"""mesh.save writes a mesh that mesh.load reuses (same results); a mismatch is refused."""
+"""Mesh reuse: mesh.save / mesh.load (.msh on rank 0, .xdmf in parallel), the mesh cache, and a
+sweep that meshes its geometry once. Same results as meshing again; mismatches are refused."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import meshes.base
+from solver import study
 from solver._dolfinx import MPI
 from solver.errors import UserError
+from solver.scenario import cases_from_dict
 from tests.util_scenarios import bud_scenario, solve
 
 R = 1e-6
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared(tmp_path) -> Path:
+    return Path(MPI.COMM_WORLD.bcast(str(tmp_path), root=0))
+
+
+def _raw(order=1, degree=1, dimension="axisymmetric"):
+    return bud_scenario(dimension, 2 * R, R, 10 * R, 10 * R, R / 4, R, 3 * R, order=order, degree=degree)
 
 
 @pytest.mark.mpi
-def test_save_then_load_gives_same_metrics(tmp_path):
-    path = str(tmp_path / "bud.msh")
-    path = MPI.COMM_WORLD.bcast(path, root=0)
-    raw = bud_scenario("axisymmetric", 2 * R, R, 10 * R, 10 * R, R / 4, R, 3 * R, order=1, degree=1)
+@pytest.mark.parametrize("suffix", [".msh", ".xdmf"])
+def test_save_then_load_gives_same_metrics(tmp_path, suffix):
+    path = str(_shared(tmp_path) / f"bud{suffix}")
+    raw = _raw()
     raw["mesh"]["save"] = path
     first = solve(raw)
     raw["mesh"].pop("save")
@@ -21,16 +39,131 @@ def test_save_then_load_gives_same_metrics(tmp_path):
     again = solve(raw)
     assert again["cells"] == first["cells"]
     assert again["tip_over_far"] == pytest.approx(first["tip_over_far"], rel=1e-10)
+    assert again["apex_current_density_A_m2"] == pytest.approx(first["apex_current_density_A_m2"], rel=1e-10)
 
     raw["geometry"]["bud"]["height"] = 1.5 * R
     with pytest.raises(UserError, match="other geometry parameters"):
         solve(raw)
 
 
+@pytest.mark.mpi
+def test_xdmf_keeps_curved_cells_and_landmarks(tmp_path):
+    """Order-2 geometry in 3D survives the parallel write / read: same cells, same landmarks, the
+    same P2 solution's metrics."""
+    path = str(_shared(tmp_path) / "bud3d.xdmf")
+    raw = bud_scenario("3d", 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=2, degree=2)
+    raw["mesh"]["save"] = path
+    case = cases_from_dict(raw)[0]
+    built = study.build_domain(case, MPI.COMM_WORLD)
+    first = study.solve_case(case, built)[3]
+    raw["mesh"].pop("save")
+    raw["mesh"]["load"] = path
+    case = cases_from_dict(raw)[0]
+    loaded = study.build_domain(case, MPI.COMM_WORLD)
+    assert loaded.source == f"loaded {path}"
+    assert loaded.mesh.geometry.cmaps[0].degree == 2
+    assert loaded.landmarks == built.landmarks
+    assert loaded.num_cells_global() == built.num_cells_global()
+    again = study.solve_case(case, loaded)[3]
+    for key in ("tip_over_far", "apex_current_density_A_m2", "electrode_potential_V"):
+        assert again[key] == pytest.approx(first[key], rel=1e-9), key
+
+
 def test_load_missing_file_is_a_validation_error(tmp_path):
     raw = bud_scenario("2d", R, R, 10 * R, 10 * R, R / 4, R, 3 * R)
     raw["mesh"]["load"] = str(tmp_path / "nope.msh")
-    from solver.scenario import cases_from_dict
-
     with pytest.raises(UserError, match="mesh: load: no such file"):
         cases_from_dict(raw)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"save": "bud.vtk"}, "must end in .msh"),
+    ({"load": "x.xdmf", "cache": "c"}, "give one of them"),
+])
+def test_bad_mesh_file_options_are_refused(tmp_path, options, message):
+    raw = _raw()
+    (tmp_path / "x.xdmf").write_text("")
+    (tmp_path / "x.xdmf.json").write_text("{}")
+    raw["mesh"].update({k: str(tmp_path / v) for k, v in options.items()})
+    with pytest.raises(UserError, match=message):
+        cases_from_dict(raw)
+
+
+def test_unreadable_xdmf_is_one_clear_message(tmp_path):
+    raw = _raw()
+    path = tmp_path / "m.xdmf"
+    path.write_text("not xml")
+    (tmp_path / "m.xdmf.json").write_text("not json")
+    raw["mesh"]["load"] = str(path)
+    with pytest.raises(UserError, match="cannot read .*m.xdmf.json"):
+        solve(raw)
+    case = cases_from_dict(raw)[0]
+    meta = {"builder": "li_bud", "params": case.geometry.model_dump(mode="json"), "info": {}}
+    (tmp_path / "m.xdmf.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="m.h5 .* is missing"):
+        solve(raw)
+
+
+@pytest.mark.mpi
+def test_cache_meshes_once_and_reads_back(tmp_path, monkeypatch):
+    cache = _shared(tmp_path) / "cache"
+    raw = _raw()
+    raw["mesh"]["cache"] = str(cache)
+    calls = []
+    real = meshes.base._from_gmsh
+    monkeypatch.setattr(meshes.base, "_from_gmsh", lambda *a: calls.append(1) or real(*a))
+    case = cases_from_dict(raw)[0]
+    first = study.build_domain(case, MPI.COMM_WORLD)
+    assert first.source == "gmsh" and calls == [1]
+    entries = sorted(p.name for p in cache.iterdir())
+    assert len(entries) == 1 and entries[0].startswith("li_bud-"), entries  # no partial folder left
+    again = study.build_domain(case, MPI.COMM_WORLD)
+    assert calls == [1] and again.source.startswith("cached ")
+    m1, m2 = study.solve_case(case, first)[3], study.solve_case(case, again)[3]
+    assert m2["tip_over_far"] == pytest.approx(m1["tip_over_far"], rel=1e-10)
+    # another mesh size is another entry
+    raw["mesh"]["size_feature"] = R / 5
+    study.build_domain(cases_from_dict(raw)[0], MPI.COMM_WORLD)
+    assert calls == [1, 1] and len(list(cache.iterdir())) == 2
+
+
+def test_cache_written_on_one_rank_is_read_on_two(tmp_path):
+    """An entry made by a serial run serves a 2-rank run (and the other way): the tips agree."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"""name: reuse
+geometry: {{dimension: axisymmetric, width: 10 um, height: 10 um, bud: {{height: 2 um, base_radius: 1 um}}}}
+mesh: {{size_far: 3 um, size_electrode: 1 um, size_feature: 0.25 um, grading_distance: 10 um,
+       cache: {tmp_path / 'cache'}}}
+solver: {{degree: 1}}
+outputs: {{fields: false, pictures: false}}
+""")
+    from tests.util_scenarios import run_on_ranks
+
+    serial, parallel = (m["cases"]["reuse"] for m in run_on_ranks(["run", str(scenario)], tmp_path))
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert serial["mesh_source"] == "gmsh" and parallel["mesh_source"].startswith("cached "), parallel["mesh_source"]
+    for key in ("tip_over_far", "apex_current_density_A_m2", "electrode_potential_V"):
+        assert parallel[key] == pytest.approx(serial[key], rel=1e-9), key
+
+
+def test_sweep_meshes_its_geometry_once(tmp_path, monkeypatch):
+    """A sweep over the exchange current meshes once; a sweep point that changes the geometry
+    meshes again."""
+    raw = _raw()
+    raw["name"] = "sweep"
+    raw["outputs"] = {"fields": False, "pictures": False, "directory": str(tmp_path / "out")}
+    raw["sweep"] = {"parameters": {
+        "physics.electrode.kinetics.exchange_current_density": ["1 mA/cm^2", "3 mA/cm^2", "9 mA/cm^2"]}}
+    calls = []
+    real = meshes.base._from_gmsh
+    monkeypatch.setattr(meshes.base, "_from_gmsh", lambda *a: calls.append(1) or real(*a))
+    from solver.scenario import plan_from_dict
+
+    results = study.run(plan_from_dict(raw), quiet=True)
+    assert len(calls) == 1, calls
+    tips = [m["tip_over_far"] for m in results.values()]
+    assert tips[0] != pytest.approx(tips[1], rel=1e-6)  # the cases did differ
+    # the first case solved on a freshly meshed domain gives the same as in the sweep
+    single = _raw()
+    single["physics"] = {"electrode": {"kinetics": {"exchange_current_density": 10.0}}}
+    assert solve(single)["tip_over_far"] == pytest.approx(tips[0], rel=1e-10)
