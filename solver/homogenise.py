@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.materials import SOLID_ELECTROLYTES
@@ -186,7 +186,7 @@ def _solve(V, a, L, bcs, solver: str, petsc_options: dict | None, prefix: str):
         opts = {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-12, "ksp_atol": 1e-30,
                 "ksp_max_it": 2000}
     opts.update(petsc_options or {})
-    problem = LinearProblem(a, L, bcs=bcs, petsc_options_prefix=prefix, petsc_options=opts)
+    problem = LinearProblem(a, L, bcs=bcs, petsc_options_prefix=prefix, petsc_options=fresh_options(prefix, opts))
     phi = problem.solve()
     ksp = problem.solver
     if ksp.getConvergedReason() <= 0:

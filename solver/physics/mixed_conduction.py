@@ -60,7 +60,7 @@ import basix.ufl
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT, ButlerVolmer
@@ -343,7 +343,7 @@ class MixedConduction:
         total = sum(forms[1:], forms[0])
         J = ufl.extract_blocks(sum(ufl.derivative(total, ui, dui) for ui, dui in zip(u, du)))
         problem = NonlinearProblem(ufl.extract_blocks(total), u, bcs=[], J=J, kind="mpi",
-                                   petsc_options_prefix=self.prefix, petsc_options=self._options())
+                                   petsc_options_prefix=self.prefix, petsc_options=fresh_options(self.prefix, self._options()))
         snes = problem.solver
         its = lin = 0
         limit = 1e-6 * self._current_scale()

@@ -49,7 +49,7 @@ import basix.ufl
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT
@@ -375,7 +375,7 @@ class PhaseField:
             self._bc_pairs = self._bcs()
             bcs = [bc for bc, _ in self._bc_pairs]
             self._problem = NonlinearProblem(ufl.extract_blocks(F), fields, bcs=bcs, J=J, kind="mpi",
-                                             petsc_options_prefix=self.prefix, petsc_options=options)
+                                             petsc_options_prefix=self.prefix, petsc_options=fresh_options(self.prefix, options))
             if options.get("pc_type") == "fieldsplit":
                 self._set_fieldsplit()
 

@@ -39,7 +39,7 @@ import math
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
 from solver.domain import Domain
 from solver.errors import SolverError
 
@@ -462,7 +462,7 @@ class Piezoelectricity:
                        "ksp_error_if_not_converged": True}
         options.update(petsc_options or {})
         problem = LinearProblem(
-            a, L, u=[self.u, psi_hat], bcs=self._bcs_u + self._bcs_psi, petsc_options=options,
+            a, L, u=[self.u, psi_hat], bcs=self._bcs_u + self._bcs_psi, petsc_options=fresh_options(self.prefix, options),
             petsc_options_prefix=self.prefix, kind="mpi",
         )
         if options.get("pc_type") == "fieldsplit":

@@ -51,7 +51,7 @@ import basix.ufl
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
 from solver.domain import Domain
 from solver.errors import SolverError
 
@@ -174,6 +174,8 @@ class CurrentDistribution:
         self.extra_flux = {}  # boundary name -> UFL flux added to kappa grad(phi).n (MMS)
         self._electrode_area: float | None = None
         self.drift: list = []  # (regions, psi, factor): see add_drift
+        # potentiostatic: assemble the (linear) volume part of the Jacobian once, not per Newton iteration
+        self.assemble_linear_once = True
 
     # ------------------------------------------------------------------ set-up helpers
     def _conductivity_field(self) -> dolfinx.fem.Function:
@@ -345,7 +347,8 @@ class CurrentDistribution:
             F -= flux * v * w * self.domain.ds_on([name])
         return F
 
-    def _run_snes(self, F, u, bcs, mixed=False, J=None, load=None, unloaded=None, check_residual=True):
+    def _run_snes(self, F, u, bcs, mixed=False, J=None, load=None, unloaded=None, check_residual=True,
+                  linear_part=None):
         """Solve with SNES; on failure, continue in the load (a Constant) from a fraction of it.
 
         ``load`` is the applied current density or electrode potential, ``unloaded`` the
@@ -360,10 +363,12 @@ class CurrentDistribution:
 
         options = self._options(mixed)
         problem = NonlinearProblem(
-            F, u, bcs=bcs, J=J, petsc_options_prefix=self.prefix, petsc_options=options,
+            F, u, bcs=bcs, J=J, petsc_options_prefix=self.prefix, petsc_options=fresh_options(self.prefix, options),
             kind="mpi" if mixed else None,
         )
         snes = problem.solver
+        if linear_part is not None and not mixed:
+            self._assemble_linear_part_once(problem, F, linear_part, u, bcs)
         if mixed and not self._use_direct() and options.get("pc_type") == "fieldsplit":
             self._set_fieldsplit(problem)
         if not mixed and options.get("pc_type") == "mg" and self.degree > 1:
@@ -410,6 +415,36 @@ class CurrentDistribution:
                 f"unreachable: try a smaller one, a finer mesh or other solver.petsc_options"
             )
         return its, lin, reason
+
+    def _assemble_linear_part_once(self, problem, F, linear_part, u, bcs):
+        """Newton's Jacobian as A0 + J_rest(u): A0, the Jacobian of ``linear_part`` (the volume
+        Laplacian, with the Dirichlet rows), is assembled once, on the Jacobian's own sparsity
+        pattern; each Newton iteration copies it and adds the Jacobian of the rest of ``F`` (the
+        Butler-Volmer boundary terms: boundary cells only). Same matrix as assembling the whole
+        Jacobian, without re-assembling the volume at every iteration."""
+        from dolfinx.fem.petsc import assemble_matrix, assign
+
+        du = ufl.TrialFunction(self.V)
+        a_linear = dolfinx.fem.form(ufl.derivative(linear_part, u, du))
+        a_rest = dolfinx.fem.form(ufl.derivative(F - linear_part, u, du))
+        saved = []  # A0, once assembled (alive as long as the solver)
+
+        def jacobian(snes, x, J, P):
+            x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+            assign(x, u)
+            if saved:
+                saved[0].copy(J, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            else:  # the first call: assemble A0 in J itself (a fresh matrix cannot be copied into)
+                J.zeroEntries()
+                assemble_matrix(J, a_linear, bcs, diag=1.0)
+                J.assemble()
+                saved.append(J.duplicate(copy=True))
+            # Dirichlet rows: A0 holds 1 on their diagonal; this insertion sets the same 1 again
+            assemble_matrix(J, a_rest, bcs, diag=1.0)
+            J.assemble()
+
+        self._linear_jacobian = saved
+        problem.solver.setJacobian(jacobian, problem.A, problem.P_mat)
 
     def _set_p_multigrid(self, problem):
         """Degree 2, potentiostatic or primary (the default there, see ``_options``): two-level
@@ -536,7 +571,9 @@ class CurrentDistribution:
         F = self._volume_terms(phi, v)
         for name, i_a in self._electrode_terms(phi, V_app):
             F -= i_a * v * w * self.domain.ds_on([name])
-        its, lin, reason = self._run_snes(F, phi, [self._counter_bc(0.0)], load=V_app, unloaded=[0.0])
+        linear = self._volume_terms(phi, v)
+        its, lin, reason = self._run_snes(F, phi, [self._counter_bc(0.0)], load=V_app, unloaded=[0.0],
+                                          linear_part=linear if self.assemble_linear_once else None)
         return PotentialResult(self.phi, self.electrode_potential, its, lin, reason)
 
     def _solve_secondary_galvanostatic(self) -> PotentialResult:

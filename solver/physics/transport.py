@@ -48,7 +48,7 @@ import basix.ufl
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT, ButlerVolmer
@@ -306,7 +306,7 @@ class Tertiary:
             "ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
         } | self.user_options
         self._problem = NonlinearProblem(ufl.extract_blocks(F), u, bcs=bcs, J=J, kind="mpi",
-                                         petsc_options_prefix=self.prefix, petsc_options=options)
+                                         petsc_options_prefix=self.prefix, petsc_options=fresh_options(self.prefix, options))
 
     failure_hint = ("the applied current may exceed what the electrolyte can carry (limiting current), or "
                     "the cell is past Sand's time")
