@@ -348,7 +348,7 @@ class CurrentDistribution:
         return F
 
     def _run_snes(self, F, u, bcs, mixed=False, J=None, load=None, unloaded=None, check_residual=True,
-                  linear_part=None):
+                  split=None):
         """Solve with SNES; on failure, continue in the load (a Constant) from a fraction of it.
 
         ``load`` is the applied current density or electrode potential, ``unloaded`` the
@@ -367,8 +367,8 @@ class CurrentDistribution:
             kind="mpi" if mixed else None,
         )
         snes = problem.solver
-        if linear_part is not None and not mixed:
-            self._assemble_linear_part_once(problem, F, linear_part, u, bcs)
+        if split is not None and not mixed:
+            self._assemble_linear_part_once(problem, *split, u, bcs)
         if mixed and not self._use_direct() and options.get("pc_type") == "fieldsplit":
             self._set_fieldsplit(problem)
         if not mixed and options.get("pc_type") == "mg" and self.degree > 1:
@@ -416,7 +416,7 @@ class CurrentDistribution:
             )
         return its, lin, reason
 
-    def _assemble_linear_part_once(self, problem, F, linear_part, u, bcs):
+    def _assemble_linear_part_once(self, problem, linear_part, rest, u, bcs):
         """Newton's Jacobian as A0 + J_rest(u): A0, the Jacobian of ``linear_part`` (the volume
         Laplacian, with the Dirichlet rows), is assembled once, on the Jacobian's own sparsity
         pattern; each Newton iteration copies it and adds the Jacobian of the rest of ``F`` (the
@@ -426,7 +426,9 @@ class CurrentDistribution:
 
         du = ufl.TrialFunction(self.V)
         a_linear = dolfinx.fem.form(ufl.derivative(linear_part, u, du))
-        a_rest = dolfinx.fem.form(ufl.derivative(F - linear_part, u, du))
+        # the rest is given as its own form: UFL would keep both volume terms of F - linear_part
+        # (cancelling to zero, at the cost of a volume assembly per iteration)
+        a_rest = dolfinx.fem.form(ufl.derivative(rest, u, du))
         saved = []  # A0, once assembled (alive as long as the solver)
 
         def jacobian(snes, x, J, P):
@@ -568,12 +570,13 @@ class CurrentDistribution:
         phi, v = self.phi, ufl.TestFunction(self.V)
         w = self.domain.weight
         V_app = dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(self.electrode_potential))
-        F = self._volume_terms(phi, v)
-        for name, i_a in self._electrode_terms(phi, V_app):
-            F -= i_a * v * w * self.domain.ds_on([name])
         linear = self._volume_terms(phi, v)
+        kinetics = 0
+        for name, i_a in self._electrode_terms(phi, V_app):
+            kinetics -= i_a * v * w * self.domain.ds_on([name])
+        F = linear + kinetics
         its, lin, reason = self._run_snes(F, phi, [self._counter_bc(0.0)], load=V_app, unloaded=[0.0],
-                                          linear_part=linear if self.assemble_linear_once else None)
+                                          split=(linear, kinetics) if self.assemble_linear_once else None)
         return PotentialResult(self.phi, self.electrode_potential, its, lin, reason)
 
     def _solve_secondary_galvanostatic(self) -> PotentialResult:
