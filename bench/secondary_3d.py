@@ -127,6 +127,12 @@ def one_run(refine: float, degree: int, args, msh: str | None = None) -> dict:
     if args.mesh_only:
         return {"refine": refine, "cells": domain.num_cells_global(), "mesh_s": round(t_mesh, 3),
                 "mesh_source": domain.source}
+    profiler = None
+    if args.profile:  # everything after meshing, per rank: python -m pstats FILE
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     t0 = time.perf_counter()
     problem = make_problem(case, domain)
     config = case.scenario.physics.piezo
@@ -160,6 +166,10 @@ def one_run(refine: float, degree: int, args, msh: str | None = None) -> dict:
             write_case(folder, case, problem, current, metrics, fields=True)
             comm.barrier()
     t_out = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+    if profiler is not None:
+        profiler.disable()
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(str(Path(args.profile) / f"r{refine}_p{degree}_n{comm.size}_rank{comm.rank}.prof"))
     peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, op=MPI.MAX)  # MiB
     petsc = snes_time + piezo.get("piezo_petsc_solve_s", 0.0)
     total = t_mesh + t_solve_all + t_post + t_out
@@ -288,6 +298,8 @@ def main() -> None:
     ap.add_argument("--mesh-cache", metavar="DIR",
                     help="mesh each level once into DIR (mesh.cache; a serial run, timed as gmsh_s) and time the "
                     "measured runs on the mesh read back from there (mesh_s is then the parallel read)")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="cProfile everything after meshing into DIR (one .prof per level, degree and rank)")
     ap.add_argument("--no-output", dest="output", action="store_false", help="skip writing the VTKHDF fields")
     ap.add_argument("--ngsolve", action="store_true", help="also solve on the same mesh with NGSolve (1 rank)")
     ap.add_argument("--keep-msh", metavar="DIR", help="with --ngsolve: keep the .msh files in DIR")
