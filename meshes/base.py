@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import os
-import shutil
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -68,7 +64,6 @@ class MeshOptions(BaseModel):
 
 
 MESH_FORMATS = (".msh", ".xdmf")
-CACHE_VERSION = 1  # bump when the cached layout changes (builder code and Gmsh version are in the key)
 
 
 def _sidecar(msh: str | Path) -> Path:
@@ -111,6 +106,8 @@ def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, lo
 
     Returns ``(mesh, cell_tags, facet_tags, info)``; ``info.source`` says where the mesh came from.
     """
+    from meshes.store import _cache_entry, _read_xdmf, _write_cache, _write_xdmf
+
     params_json = params.model_dump(mode="json")
     if options.load and Path(options.load).suffix == ".xdmf":
         return _read_xdmf(Path(options.load), builder, params_json, comm, f"loaded {options.load}")
@@ -192,91 +189,6 @@ def _raise_on_all(comm, problem: str | None) -> None:
 def _mismatch(path) -> str:
     return (f"mesh.load: {path} was made from other geometry parameters "
             "(remove mesh.load, or re-create it with mesh.save)")
-
-
-def _cache_entry(builder: Builder, params_json: dict, options: MeshOptions) -> Path:
-    """The cache folder of this geometry + mesh-size set: ``<cache>/<builder>-<hash>``."""
-    key = json.dumps({"version": CACHE_VERSION, "code": _meshing_code_digest(), "builder": builder.name,
-                      "params": params_json, "mesh": options.sizes()}, sort_keys=True)
-    return Path(options.cache) / f"{builder.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-
-
-@functools.lru_cache(maxsize=1)
-def _meshing_code_digest() -> str:
-    """Digest of the geometry builders' source and the Gmsh version: editing a builder or
-    upgrading Gmsh starts new cache entries instead of reading stale meshes."""
-    import gmsh
-
-    digest = hashlib.sha256(str(gmsh.__version__).encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str):
-    """A mesh written by :func:`_write_xdmf`, read and partitioned in parallel."""
-    from solver._dolfinx import dolfinx
-    from dolfinx.io import XDMFFile
-
-    saved, problem = None, None
-    if comm.rank == 0:
-        try:
-            saved = json.loads(_sidecar(path).read_text())
-            if saved.get("builder") != builder.name or saved.get("params") != params_json:
-                problem = _mismatch(path)
-            elif not path.with_suffix(".h5").is_file():
-                problem = f"mesh.load: {path.with_suffix('.h5')} (the data of {path}) is missing"
-        except (OSError, ValueError, AttributeError) as err:
-            problem = f"mesh.load: cannot read {_sidecar(path)} ({type(err).__name__}: {err})"
-    _raise_on_all(comm, problem)
-    saved = comm.bcast(saved, root=0)
-    try:
-        with XDMFFile(comm, str(path), "r") as f:
-            mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.shared_facet, name="mesh")
-            mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
-            cell_tags = f.read_meshtags(mesh, name="cell_tags")
-            facet_tags = f.read_meshtags(mesh, name="facet_tags")
-    except RuntimeError as err:
-        from solver.errors import UserError
-
-        raise UserError(f"mesh.load: {path} could not be read ({err})") from None
-    info = GeometryInfo(**{**saved["info"], "source": source})
-    return mesh, cell_tags, facet_tags, info
-
-
-def _write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, builder: Builder,
-                params_json: dict) -> None:
-    """The distributed mesh and its tags as XDMF + HDF5 (written in parallel), and the sidecar."""
-    from dolfinx.io import XDMFFile
-
-    comm = mesh.comm
-    if comm.rank == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    comm.barrier()
-    cell_tags.name, facet_tags.name = "cell_tags", "facet_tags"
-    with XDMFFile(comm, str(path), "w") as f:
-        f.write_mesh(mesh)
-        f.write_meshtags(cell_tags, mesh.geometry)
-        f.write_meshtags(facet_tags, mesh.geometry)
-    if comm.rank == 0:
-        _sidecar(path).write_text(json.dumps(
-            {"builder": builder.name, "params": params_json, "info": dataclasses.asdict(info)}, indent=1
-        ))
-    comm.barrier()
-
-
-def _write_cache(entry: Path, mesh, cell_tags, facet_tags, info, builder, params_json) -> None:
-    """Save into a private folder, then rename it into place: a run that stops half-way, or two
-    runs meshing the same set at once, never leave a half-written entry."""
-    comm = mesh.comm
-    partial = Path(comm.bcast(f"{entry}.partial-{os.getpid()}" if comm.rank == 0 else None, root=0))
-    _write_xdmf(partial / "mesh.xdmf", mesh, cell_tags, facet_tags, info, builder, params_json)
-    if comm.rank == 0:
-        try:
-            os.rename(partial, entry)
-        except OSError:  # another run put the same entry in place first
-            shutil.rmtree(partial, ignore_errors=True)
-    comm.barrier()
 
 
 def name_groups(builder: str, dim: int, regions: dict[str, list[int]], boundaries: dict[str, list[int]],

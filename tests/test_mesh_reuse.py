@@ -69,6 +69,53 @@ def test_xdmf_keeps_curved_cells_and_landmarks(tmp_path):
         assert again[key] == pytest.approx(first[key], rel=1e-9), key
 
 
+def _tag_keys(domain, tags, dim):
+    """(midpoint, value) of every tagged entity on this rank: independent of local numbering."""
+    import numpy as np
+    from dolfinx.mesh import compute_midpoints
+
+    mid = compute_midpoints(domain.mesh, dim, tags.indices)
+    return sorted((tuple(np.round(m / R, 9)), int(v)) for m, v in zip(mid, tags.values))
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("order", [1, 2])
+def test_tag_arrays_read_back_as_the_xdmf_tags(tmp_path, order):
+    """The tags read from the arrays next to a saved .xdmf are the XDMF MeshTags, entity for
+    entity on every rank (cells and facets, interfaces included, ghosts included); without the
+    arrays (a file from an older version) the XDMF tags are read instead."""
+    from dolfinx.io import XDMFFile
+
+    path = _shared(tmp_path) / "bud3d.xdmf"
+    raw = bud_scenario("3d", 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=order, degree=1)
+    raw["geometry"]["coating"] = {"thickness": R}
+    raw["materials"] = {"electrolyte": {"type": "electrolyte", "preset": "lipf6_ec_emc", "regions": ["electrolyte"]},
+                        "layer": {"type": "porous_layer", "electrolyte": "electrolyte", "porosity": 0.5,
+                                  "regions": ["coating"]}}
+    raw["mesh"]["save"] = str(path)
+    study.build_domain(cases_from_dict(raw)[0], MPI.COMM_WORLD)
+    assert all(p.is_file() for p in (path.with_suffix(".cell_tags.npy"), path.with_suffix(".facet_tags.npy")))
+    raw["mesh"].pop("save")
+    raw["mesh"]["load"] = str(path)
+    loaded = study.build_domain(cases_from_dict(raw)[0], MPI.COMM_WORLD)
+    tdim = loaded.mesh.topology.dim
+    with XDMFFile(MPI.COMM_WORLD, str(path), "r") as f:
+        want_cells = f.read_meshtags(loaded.mesh, name="cell_tags")
+        want_facets = f.read_meshtags(loaded.mesh, name="facet_tags")
+    assert len(set(want_cells.values)) >= 2 and len(set(want_facets.values)) >= 4
+    assert _tag_keys(loaded, loaded.cell_tags, tdim) == _tag_keys(loaded, want_cells, tdim)
+    assert _tag_keys(loaded, loaded.facet_tags, tdim - 1) == _tag_keys(loaded, want_facets, tdim - 1)
+
+    MPI.COMM_WORLD.barrier()
+    if MPI.COMM_WORLD.rank == 0:
+        path.with_suffix(".cell_tags.npy").unlink()
+        path.with_suffix(".facet_tags.npy").unlink()
+    MPI.COMM_WORLD.barrier()
+    old = study.build_domain(cases_from_dict(raw)[0], MPI.COMM_WORLD)
+    assert _tag_keys(old, old.cell_tags, tdim) == _tag_keys(loaded, want_cells, tdim)
+    assert _tag_keys(old, old.facet_tags, tdim - 1) == _tag_keys(loaded, want_facets, tdim - 1)
+
+
 def test_load_missing_file_is_a_validation_error(tmp_path):
     raw = bud_scenario("2d", R, R, 10 * R, 10 * R, R / 4, R, 3 * R)
     raw["mesh"]["load"] = str(tmp_path / "nope.msh")

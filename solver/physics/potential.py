@@ -228,9 +228,13 @@ class CurrentDistribution:
         # comes first: a Newton step whose first residual is already small would otherwise chase
         # round-off (seen: 7 outer iterations where 3 reach 1e-4 snes_atol).
         ksp_atol = 1e-4 * opts["snes_atol"]
-        # AMG on graded 3D meshes: dropping weak couplings (threshold 0.05) keeps the aggregates
-        # aligned with the grading; halves the Krylov iterations on the li_bud benchmark meshes.
-        amg = {"pc_type": "gamg", "pc_gamg_threshold": 0.05}
+        # AMG on graded 3D meshes: dropping the weakest couplings from the aggregation graph
+        # (threshold 0.01) keeps the aggregates aligned with the grading. A larger threshold
+        # (0.05, the default before) saves 2 Krylov iterations but coarsens so slowly that
+        # GAMG's Galerkin products grew faster than the mesh (bench/secondary_3d.py, P1,
+        # 1 rank: 402k DOFs 11.1 s -> 7.9 s, 1.14M DOFs 44.8 s -> 22.9 s, 14 -> 16 iterations;
+        # porous layer 514k: 24.1 s -> 15.5 s). 0.0: 17 iterations, the same time; 0.1: 30.
+        amg = {"pc_type": "gamg", "pc_gamg_threshold": 0.01}
         # The Jacobian is the constant Laplacian plus the Butler-Volmer boundary term: the AMG
         # set-up (its Galerkin products cost 60 % of a P2 solve: 190k DOFs, PETSc log) is
         # rebuilt every third Newton iteration only, the Krylov solver always sees the new

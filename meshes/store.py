@@ -1,0 +1,189 @@
+"""Saving and reading distributed meshes: ``mesh.save`` / ``mesh.load`` as XDMF, and the mesh cache.
+
+Kept apart from the builders: the cache key hashes the builders' source (``meshes/*.py`` but this
+file), and a change to how meshes are stored is versioned by ``CACHE_VERSION`` instead.
+
+An XDMF mesh comes with its tags twice: as XDMF MeshTags (what ParaView shows) and as two numpy
+arrays indexed by the file's cell order (what is read back, see :func:`_write_tag_arrays`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from meshes.base import Builder, GeometryInfo, MeshOptions, _mismatch, _raise_on_all, _sidecar
+
+CACHE_VERSION = 2  # 2: tag arrays by file cell index next to the XDMF
+
+
+def _cache_entry(builder: Builder, params_json: dict, options: MeshOptions) -> Path:
+    """The cache folder of this geometry + mesh-size set: ``<cache>/<builder>-<hash>``."""
+    key = json.dumps({"version": CACHE_VERSION, "code": _meshing_code_digest(), "builder": builder.name,
+                      "params": params_json, "mesh": options.sizes()}, sort_keys=True)
+    return Path(options.cache) / f"{builder.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+@functools.lru_cache(maxsize=1)
+def _meshing_code_digest() -> str:
+    """Digest of the geometry builders' source and the Gmsh version: editing a builder or
+    upgrading Gmsh starts new cache entries instead of reading stale meshes."""
+    import gmsh
+
+    digest = hashlib.sha256(str(gmsh.__version__).encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.name != Path(__file__).name:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str):
+    """A mesh written by :func:`_write_xdmf`, read and partitioned in parallel."""
+    from solver._dolfinx import dolfinx
+    from dolfinx.io import XDMFFile
+
+    saved, problem = None, None
+    if comm.rank == 0:
+        try:
+            saved = json.loads(_sidecar(path).read_text())
+            if saved.get("builder") != builder.name or saved.get("params") != params_json:
+                problem = _mismatch(path)
+            elif not path.with_suffix(".h5").is_file():
+                problem = f"mesh.load: {path.with_suffix('.h5')} (the data of {path}) is missing"
+        except (OSError, ValueError, AttributeError) as err:
+            problem = f"mesh.load: cannot read {_sidecar(path)} ({type(err).__name__}: {err})"
+    _raise_on_all(comm, problem)
+    saved = comm.bcast(saved, root=0)
+    fast = comm.bcast(all(p.is_file() for p in _tag_files(path)) if comm.rank == 0 else None, root=0)
+    try:
+        with XDMFFile(comm, str(path), "r") as f:
+            mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.shared_facet, name="mesh")
+            mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
+            mesh.topology.create_connectivity(mesh.topology.dim, mesh.topology.dim - 1)
+            if fast:
+                cell_tags, facet_tags = _read_tag_arrays(path, mesh)
+            else:  # written before the tag arrays existed (or by another tool): the XDMF tags
+                cell_tags = f.read_meshtags(mesh, name="cell_tags")
+                facet_tags = f.read_meshtags(mesh, name="facet_tags")
+    except (RuntimeError, ValueError, OSError) as err:
+        from solver.errors import UserError
+
+        raise UserError(f"mesh.load: {path} could not be read ({err})") from None
+    info = GeometryInfo(**{**saved["info"], "source": source})
+    return mesh, cell_tags, facet_tags, info
+
+
+def _write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, builder: Builder,
+                params_json: dict) -> None:
+    """The distributed mesh and its tags as XDMF + HDF5 (written in parallel), and the sidecar."""
+    from dolfinx.io import XDMFFile
+
+    comm = mesh.comm
+    if comm.rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    cell_tags.name, facet_tags.name = "cell_tags", "facet_tags"
+    with XDMFFile(comm, str(path), "w") as f:
+        f.write_mesh(mesh)
+        f.write_meshtags(cell_tags, mesh.geometry)
+        f.write_meshtags(facet_tags, mesh.geometry)
+    _write_tag_arrays(path, mesh, cell_tags, facet_tags)
+    if comm.rank == 0:
+        _sidecar(path).write_text(json.dumps(
+            {"builder": builder.name, "params": params_json, "info": dataclasses.asdict(info)}, indent=1
+        ))
+    comm.barrier()
+
+
+def _tag_files(path: Path) -> tuple[Path, Path]:
+    """The tag arrays next to an XDMF mesh: ``<stem>.cell_tags.npy`` (the region tag of every cell,
+    in the file's cell order; -1 where untagged) and ``<stem>.facet_tags.npy`` (rows of file cell,
+    local facet, tag)."""
+    return path.with_suffix(".cell_tags.npy"), path.with_suffix(".facet_tags.npy")
+
+
+def _write_tag_arrays(path: Path, mesh, cell_tags, facet_tags) -> None:
+    """The tags by file cell index, so that a read needs no entity matching.
+
+    The XDMF tags (kept for ParaView) are read back by matching vertex lists across ranks: at 6.5M
+    cells that took longer than the solve. A cell's index in the file is its global index (XDMF
+    writes the owned cells rank by rank); a facet is named by each of its cells and its local index
+    there (the file keeps each cell's vertices in order), so a rank reading any of them finds it.
+    """
+    import numpy as np
+
+    comm = mesh.comm
+    tdim = mesh.topology.dim
+    cmap = mesh.topology.index_map(tdim)
+    n_owned = cmap.size_local
+    values = np.full(n_owned, -1, dtype=np.int32)
+    mine = cell_tags.indices < n_owned
+    values[cell_tags.indices[mine]] = cell_tags.values[mine]
+
+    fmap = mesh.topology.index_map(tdim - 1)
+    mesh.topology.create_connectivity(tdim, tdim - 1)
+    c_to_f = mesh.topology.connectivity(tdim, tdim - 1)
+    tag_of = np.full(fmap.size_local + fmap.num_ghosts, -1, dtype=np.int64)
+    tag_of[facet_tags.indices] = facet_tags.values
+    per_cell = c_to_f.offsets[1] - c_to_f.offsets[0]
+    owned_facets = tag_of[c_to_f.array[: n_owned * per_cell].reshape(n_owned, per_cell)]
+    cell, local = np.nonzero(owned_facets >= 0)  # each (owned cell, tagged facet) once over all ranks
+    rows = np.column_stack([cell + cmap.local_range[0], local, owned_facets[cell, local]]).astype(np.int64)
+
+    all_values, all_rows = comm.gather(values, root=0), comm.gather(rows, root=0)
+    if comm.rank == 0:
+        cell_file, facet_file = _tag_files(path)
+        np.save(cell_file, np.concatenate(all_values))
+        rows = np.concatenate(all_rows)
+        np.save(facet_file, rows[np.argsort(rows[:, 0], kind="stable")])
+
+
+def _read_tag_arrays(path: Path, mesh):
+    """Cell and facet MeshTags from :func:`_write_tag_arrays`' files, for this rank's cells."""
+    import numpy as np
+    from solver._dolfinx import dolfinx
+
+    cell_file, facet_file = _tag_files(path)
+    tdim = mesh.topology.dim
+    original = np.asarray(mesh.topology.original_cell_index, dtype=np.int64)
+    n_local = original.size
+    values = np.load(cell_file, mmap_mode="r")
+    if values.shape != (mesh.topology.index_map(tdim).size_global,):
+        raise ValueError(f"{cell_file.name} has {values.shape[0]} cells, the mesh "
+                         f"{mesh.topology.index_map(tdim).size_global}")
+    cell_values = np.asarray(values[original], dtype=np.int32)
+    tagged = np.flatnonzero(cell_values >= 0).astype(np.int32)
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, tagged, cell_values[tagged])
+
+    rows = np.load(facet_file, mmap_mode="r")
+    order = np.argsort(original)
+    at = np.searchsorted(original, rows[:, 0], sorter=order)
+    at[at == n_local] = 0
+    found = original[order[at]] == rows[:, 0]
+    cells = order[at[found]]
+    c_to_f = mesh.topology.connectivity(tdim, tdim - 1)
+    per_cell = c_to_f.offsets[1] - c_to_f.offsets[0]
+    facets = c_to_f.array.reshape(-1, per_cell)[cells, rows[found, 1]]
+    facets, first = np.unique(facets, return_index=True)
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, facets.astype(np.int32),
+                                       np.asarray(rows[found, 2][first], dtype=np.int32))
+    return cell_tags, facet_tags
+
+
+def _write_cache(entry: Path, mesh, cell_tags, facet_tags, info, builder, params_json) -> None:
+    """Save into a private folder, then rename it into place: a run that stops half-way, or two
+    runs meshing the same set at once, never leave a half-written entry."""
+    comm = mesh.comm
+    partial = Path(comm.bcast(f"{entry}.partial-{os.getpid()}" if comm.rank == 0 else None, root=0))
+    _write_xdmf(partial / "mesh.xdmf", mesh, cell_tags, facet_tags, info, builder, params_json)
+    if comm.rank == 0:
+        try:
+            os.rename(partial, entry)
+        except OSError:  # another run put the same entry in place first
+            shutil.rmtree(partial, ignore_errors=True)
+    comm.barrier()
