@@ -4,7 +4,7 @@
 
 Prints, max over ranks: dolfinx's read_mesh (create_mesh: partition, topology, reordering), the
 facet-to-cell connectivity, the tags from the arrays next to the file (what
-``meshes.store._read_xdmf`` reads) and, for comparison, the same tags read as XDMF MeshTags
+``meshes.store.read_xdmf`` reads) and, for comparison, the same tags read as XDMF MeshTags
 (dolfinx's read_meshtags, what older cache entries fell back to).
 """
 
@@ -21,7 +21,7 @@ def main() -> None:
     from solver._dolfinx import MPI, dolfinx
     from dolfinx.io import XDMFFile
 
-    from meshes.store import _read_tag_arrays, _tag_files
+    from meshes.store import read_tag_arrays, tag_files
 
     comm = MPI.COMM_WORLD
     t = [time.perf_counter()]
@@ -32,8 +32,8 @@ def main() -> None:
         mesh.topology.create_connectivity(tdim - 1, tdim)
         mesh.topology.create_connectivity(tdim, tdim - 1)
         t.append(time.perf_counter())
-        if all(p.is_file() for p in _tag_files(Path(sys.argv[1]))):
-            _read_tag_arrays(Path(sys.argv[1]), mesh)
+        if all(p.is_file() for p in tag_files(Path(sys.argv[1]))):
+            read_tag_arrays(Path(sys.argv[1]), mesh)
         t.append(time.perf_counter())
         f.read_meshtags(mesh, name="cell_tags")
         t.append(time.perf_counter())

@@ -4,7 +4,7 @@ Kept apart from the builders: the cache key hashes the builders' source (``meshe
 file), and a change to how meshes are stored is versioned by ``CACHE_VERSION`` instead.
 
 An XDMF mesh comes with its tags twice: as XDMF MeshTags (what ParaView shows) and as two numpy
-arrays indexed by the file's cell order (what is read back, see :func:`_write_tag_arrays`).
+arrays indexed by the file's cell order (what is read back, see :func:`write_tag_arrays`).
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from meshes.base import Builder, GeometryInfo, MeshOptions, _mismatch, _raise_on
 CACHE_VERSION = 2  # 2: tag arrays by file cell index next to the XDMF
 
 
-def _cache_entry(builder: Builder, params_json: dict, options: MeshOptions) -> Path:
+def cache_entry(builder: Builder, params_json: dict, options: MeshOptions) -> Path:
     """The cache folder of this geometry + mesh-size set: ``<cache>/<builder>-<hash>``."""
-    key = json.dumps({"version": CACHE_VERSION, "code": _meshing_code_digest(), "builder": builder.name,
+    key = json.dumps({"version": CACHE_VERSION, "code": meshing_code_digest(), "builder": builder.name,
                       "params": params_json, "mesh": options.sizes()}, sort_keys=True)
     return Path(options.cache) / f"{builder.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 @functools.lru_cache(maxsize=1)
-def _meshing_code_digest() -> str:
+def meshing_code_digest() -> str:
     """Digest of the geometry builders' source and the Gmsh version: editing a builder or
     upgrading Gmsh starts new cache entries instead of reading stale meshes."""
     import gmsh
@@ -42,8 +42,8 @@ def _meshing_code_digest() -> str:
     return digest.hexdigest()
 
 
-def _read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str):
-    """A mesh written by :func:`_write_xdmf`, read and partitioned in parallel."""
+def read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str):
+    """A mesh written by :func:`write_xdmf`, read and partitioned in parallel."""
     from solver._dolfinx import dolfinx
     from dolfinx.io import XDMFFile
 
@@ -59,14 +59,14 @@ def _read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: st
             problem = f"mesh.load: cannot read {_sidecar(path)} ({type(err).__name__}: {err})"
     _raise_on_all(comm, problem)
     saved = comm.bcast(saved, root=0)
-    fast = comm.bcast(all(p.is_file() for p in _tag_files(path)) if comm.rank == 0 else None, root=0)
+    fast = comm.bcast(all(p.is_file() for p in tag_files(path)) if comm.rank == 0 else None, root=0)
     try:
         with XDMFFile(comm, str(path), "r") as f:
             mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.shared_facet, name="mesh")
             mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
             mesh.topology.create_connectivity(mesh.topology.dim, mesh.topology.dim - 1)
             if fast:
-                cell_tags, facet_tags = _read_tag_arrays(path, mesh)
+                cell_tags, facet_tags = read_tag_arrays(path, mesh)
             else:  # written before the tag arrays existed (or by another tool): the XDMF tags
                 cell_tags = f.read_meshtags(mesh, name="cell_tags")
                 facet_tags = f.read_meshtags(mesh, name="facet_tags")
@@ -78,7 +78,7 @@ def _read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: st
     return mesh, cell_tags, facet_tags, info
 
 
-def _write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, builder: Builder,
+def write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, builder: Builder,
                 params_json: dict) -> None:
     """The distributed mesh and its tags as XDMF + HDF5 (written in parallel), and the sidecar."""
     from dolfinx.io import XDMFFile
@@ -92,7 +92,7 @@ def _write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, bui
         f.write_mesh(mesh)
         f.write_meshtags(cell_tags, mesh.geometry)
         f.write_meshtags(facet_tags, mesh.geometry)
-    _write_tag_arrays(path, mesh, cell_tags, facet_tags)
+    write_tag_arrays(path, mesh, cell_tags, facet_tags)
     if comm.rank == 0:
         _sidecar(path).write_text(json.dumps(
             {"builder": builder.name, "params": params_json, "info": dataclasses.asdict(info)}, indent=1
@@ -100,14 +100,14 @@ def _write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, bui
     comm.barrier()
 
 
-def _tag_files(path: Path) -> tuple[Path, Path]:
+def tag_files(path: Path) -> tuple[Path, Path]:
     """The tag arrays next to an XDMF mesh: ``<stem>.cell_tags.npy`` (the region tag of every cell,
     in the file's cell order; -1 where untagged) and ``<stem>.facet_tags.npy`` (rows of file cell,
     local facet, tag)."""
     return path.with_suffix(".cell_tags.npy"), path.with_suffix(".facet_tags.npy")
 
 
-def _write_tag_arrays(path: Path, mesh, cell_tags, facet_tags) -> None:
+def write_tag_arrays(path: Path, mesh, cell_tags, facet_tags) -> None:
     """The tags by file cell index, so that a read needs no entity matching.
 
     The XDMF tags (kept for ParaView) are read back by matching vertex lists across ranks: at 6.5M
@@ -137,18 +137,18 @@ def _write_tag_arrays(path: Path, mesh, cell_tags, facet_tags) -> None:
 
     all_values, all_rows = comm.gather(values, root=0), comm.gather(rows, root=0)
     if comm.rank == 0:
-        cell_file, facet_file = _tag_files(path)
+        cell_file, facet_file = tag_files(path)
         np.save(cell_file, np.concatenate(all_values))
         rows = np.concatenate(all_rows)
         np.save(facet_file, rows[np.argsort(rows[:, 0], kind="stable")])
 
 
-def _read_tag_arrays(path: Path, mesh):
-    """Cell and facet MeshTags from :func:`_write_tag_arrays`' files, for this rank's cells."""
+def read_tag_arrays(path: Path, mesh):
+    """Cell and facet MeshTags from :func:`write_tag_arrays`' files, for this rank's cells."""
     import numpy as np
     from solver._dolfinx import dolfinx
 
-    cell_file, facet_file = _tag_files(path)
+    cell_file, facet_file = tag_files(path)
     tdim = mesh.topology.dim
     original = np.asarray(mesh.topology.original_cell_index, dtype=np.int64)
     n_local = original.size
@@ -175,15 +175,16 @@ def _read_tag_arrays(path: Path, mesh):
     return cell_tags, facet_tags
 
 
-def _write_cache(entry: Path, mesh, cell_tags, facet_tags, info, builder, params_json) -> None:
+def write_cache(entry: Path, mesh, cell_tags, facet_tags, info, builder, params_json) -> None:
     """Save into a private folder, then rename it into place: a run that stops half-way, or two
     runs meshing the same set at once, never leave a half-written entry."""
     comm = mesh.comm
     partial = Path(comm.bcast(f"{entry}.partial-{os.getpid()}" if comm.rank == 0 else None, root=0))
-    _write_xdmf(partial / "mesh.xdmf", mesh, cell_tags, facet_tags, info, builder, params_json)
+    write_xdmf(partial / "mesh.xdmf", mesh, cell_tags, facet_tags, info, builder, params_json)
     if comm.rank == 0:
         try:
             os.rename(partial, entry)
         except OSError:  # another run put the same entry in place first
             shutil.rmtree(partial, ignore_errors=True)
     comm.barrier()
+_cache_entry, _read_xdmf, _write_cache, _write_xdmf = cache_entry, read_xdmf, write_cache, write_xdmf  # TEMP
