@@ -106,19 +106,19 @@ def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, lo
 
     Returns ``(mesh, cell_tags, facet_tags, info)``; ``info.source`` says where the mesh came from.
     """
-    from meshes.store import _cache_entry, _read_xdmf, _write_cache, _write_xdmf
+    from meshes.store import cache_entry, read_xdmf, write_cache, write_xdmf
 
     params_json = params.model_dump(mode="json")
     if options.load and Path(options.load).suffix == ".xdmf":
-        return _read_xdmf(Path(options.load), builder, params_json, comm, f"loaded {options.load}")
-    entry = _cache_entry(builder, params_json, options) if options.cache else None
+        return read_xdmf(Path(options.load), builder, params_json, comm, f"loaded {options.load}")
+    entry = cache_entry(builder, params_json, options) if options.cache else None
     if entry is not None and comm.bcast(_sidecar(entry / "mesh.xdmf").is_file() if comm.rank == 0 else None, root=0):
-        return _read_xdmf(entry / "mesh.xdmf", builder, params_json, comm, f"cached {entry}")
+        return read_xdmf(entry / "mesh.xdmf", builder, params_json, comm, f"cached {entry}")
     mesh, cell_tags, facet_tags, info = _from_gmsh(builder, params, params_json, options, comm)
     if options.save and Path(options.save).suffix == ".xdmf":
-        _write_xdmf(Path(options.save), mesh, cell_tags, facet_tags, info, builder, params_json)
+        write_xdmf(Path(options.save), mesh, cell_tags, facet_tags, info, builder, params_json)
     if entry is not None:
-        _write_cache(entry, mesh, cell_tags, facet_tags, info, builder, params_json)
+        write_cache(entry, mesh, cell_tags, facet_tags, info, builder, params_json)
     return mesh, cell_tags, facet_tags, info
 
 

@@ -187,4 +187,3 @@ def write_cache(entry: Path, mesh, cell_tags, facet_tags, info, builder, params_
         except OSError:  # another run put the same entry in place first
             shutil.rmtree(partial, ignore_errors=True)
     comm.barrier()
-_cache_entry, _read_xdmf, _write_cache, _write_xdmf = cache_entry, read_xdmf, write_cache, write_xdmf  # TEMP
