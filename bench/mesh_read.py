@@ -1,6 +1,7 @@
 """Time the parallel read of a cached (or mesh.save'd) XDMF mesh, step by step.
 
     python bench/mesh_read.py CACHE_ENTRY/mesh.xdmf          # or under mpirun -n N
+    python bench/mesh_read.py CACHE_ENTRY/mesh.xdmf --timings  # and DOLFINx's own timers (create_mesh's steps)
 
 Prints, max over ranks: dolfinx's read_mesh (create_mesh: partition, topology, reordering), the
 facet-to-cell connectivity, the tags from the arrays next to the file (what
@@ -45,6 +46,8 @@ def main() -> None:
         print(f"{cells} cells on {comm.size} rank(s): read_mesh {steps[0]:.2f} s, facet connectivity "
               f"{steps[1]:.2f} s, tag arrays {steps[2]:.2f} s (total {sum(steps[:3]):.2f} s); "
               f"for comparison, XDMF cell tags {steps[3]:.2f} s, facet tags {steps[4]:.2f} s")
+    if "--timings" in sys.argv[2:]:
+        dolfinx.common.list_timings(comm)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,6 @@ def read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str
         with XDMFFile(comm, str(path), "r") as f:
             mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.shared_facet, name="mesh")
             mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
-            mesh.topology.create_connectivity(mesh.topology.dim, mesh.topology.dim - 1)
             if fast:
                 cell_tags, facet_tags = read_tag_arrays(path, mesh)
             else:  # written before the tag arrays existed (or by another tool): the XDMF tags
@@ -126,12 +125,9 @@ def write_tag_arrays(path: Path, mesh, cell_tags, facet_tags) -> None:
     values[cell_tags.indices[mine]] = cell_tags.values[mine]
 
     fmap = mesh.topology.index_map(tdim - 1)
-    mesh.topology.create_connectivity(tdim, tdim - 1)
-    c_to_f = mesh.topology.connectivity(tdim, tdim - 1)
     tag_of = np.full(fmap.size_local + fmap.num_ghosts, -1, dtype=np.int64)
     tag_of[facet_tags.indices] = facet_tags.values
-    per_cell = c_to_f.offsets[1] - c_to_f.offsets[0]
-    owned_facets = tag_of[c_to_f.array[: n_owned * per_cell].reshape(n_owned, per_cell)]
+    owned_facets = tag_of[_cell_facets(mesh)[:n_owned]]
     cell, local = np.nonzero(owned_facets >= 0)  # each (owned cell, tagged facet) once over all ranks
     rows = np.column_stack([cell + cmap.local_range[0], local, owned_facets[cell, local]]).astype(np.int64)
 
@@ -139,8 +135,15 @@ def write_tag_arrays(path: Path, mesh, cell_tags, facet_tags) -> None:
     if comm.rank == 0:
         cell_file, facet_file = tag_files(path)
         np.save(cell_file, np.concatenate(all_values))
-        rows = np.concatenate(all_rows)
-        np.save(facet_file, rows[np.argsort(rows[:, 0], kind="stable")])
+        np.save(facet_file, np.concatenate(all_rows))
+
+
+def _cell_facets(mesh):
+    """The facets of every local cell, one row per cell, in the cell's local facet order."""
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim, tdim - 1)
+    c_to_f = mesh.topology.connectivity(tdim, tdim - 1)
+    return c_to_f.array.reshape(-1, c_to_f.offsets[1] - c_to_f.offsets[0])
 
 
 def read_tag_arrays(path: Path, mesh):
@@ -166,9 +169,7 @@ def read_tag_arrays(path: Path, mesh):
     at[at == n_local] = 0
     found = original[order[at]] == rows[:, 0]
     cells = order[at[found]]
-    c_to_f = mesh.topology.connectivity(tdim, tdim - 1)
-    per_cell = c_to_f.offsets[1] - c_to_f.offsets[0]
-    facets = c_to_f.array.reshape(-1, per_cell)[cells, rows[found, 1]]
+    facets = _cell_facets(mesh)[cells, rows[found, 1]]
     facets, first = np.unique(facets, return_index=True)
     facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, facets.astype(np.int32),
                                        np.asarray(rows[found, 2][first], dtype=np.int32))

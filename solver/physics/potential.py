@@ -228,16 +228,12 @@ class CurrentDistribution:
         # comes first: a Newton step whose first residual is already small would otherwise chase
         # round-off (seen: 7 outer iterations where 3 reach 1e-4 snes_atol).
         ksp_atol = 1e-4 * opts["snes_atol"]
-        # AMG on graded 3D meshes: dropping the weakest couplings from the aggregation graph
-        # (threshold 0.02) keeps the aggregates aligned with the grading. A larger threshold
-        # (0.05, the default before) saves 1-2 Krylov iterations but coarsens so slowly that
-        # GAMG's Galerkin products grew faster than the mesh (bench/secondary_3d.py, P1,
-        # 1 rank: 402k DOFs 11.1 s -> 8.2 s, 1.14M 44.8 s -> 22.9 s, 14 -> 16 iterations). 0.01
-        # and 0.0 are as fast on the bare bud but less steady under the porous layer (1.19M:
-        # 46 and 32 iterations against 28 with 0.02; 0.1: 2x the iterations); docs/performance.md.
-        # Three Chebyshev smoothing steps per level instead of PETSc's two: under the porous
-        # layer the iterations otherwise jumped with the partition (514k, 2 ranks: 52 -> 25;
-        # 24-25 at 514k-1.19M on 1 and 2 ranks), at no extra time on the bare bud (16 -> 14).
+        # AMG on graded 3D meshes (docs/performance.md, changes 2 and 12): dropping the weakest
+        # couplings from the aggregation graph (threshold 0.02) keeps the aggregates aligned
+        # with the grading; 0.05 saved 2 iterations but coarsened so slowly that the Galerkin
+        # products grew faster than the mesh (1.14M P1 DOFs: PETSc solve 44.8 s -> 21.4 s).
+        # Three Chebyshev steps per level instead of two keep the porous layer's iterations
+        # from jumping with the partition (514k DOFs on 2 ranks: 52 -> 25).
         amg = {"pc_type": "gamg", "pc_gamg_threshold": 0.02, "mg_levels_ksp_max_it": 3}
         # The Jacobian is the constant Laplacian plus the Butler-Volmer boundary term: the AMG
         # set-up (its Galerkin products cost 60 % of a P2 solve: 190k DOFs, PETSc log) is
