@@ -1,7 +1,8 @@
-"""A/B check of the potentiostatic Jacobian assembled as "linear part once + boundary part per
+"""A/B check of the Butler-Volmer Jacobian assembled as "linear part once + boundary part per
 Newton iteration" (the default) against full assembly at every iteration, on one 3D bud mesh.
 
     python bench/jacobian_once.py --refine 6.5 --degree 1 --repeat 2
+    python bench/jacobian_once.py --refine 6.5 --control galvanostatic
 
 Alternates the two (``--repeat`` times each) on the same mesh and prints, per solve, Newton and
 KSP iterations, PETSc's SNESSolve and SNESJacobianEval times and tip_over_far, then the medians.
@@ -26,7 +27,8 @@ def main() -> None:
     ap.add_argument("--refine", type=float, default=6.5)
     ap.add_argument("--degree", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--potential", type=float, default=-0.02)
+    ap.add_argument("--control", choices=["potentiostatic", "galvanostatic"], default="potentiostatic")
+    ap.add_argument("--potential", type=float, default=-0.02, help="electrode potential (V), potentiostatic")
     ap.add_argument("--mesh-cache", default=None, help="mesh.cache folder (default: mesh in the run)")
     args = ap.parse_args()
 
@@ -38,7 +40,7 @@ def main() -> None:
     from solver.study import build_domain, compute_metrics, make_problem
 
     class Options:  # what secondary_3d.scenario reads
-        model, control, solver, hemisphere, layer = "secondary", "potentiostatic", "iterative", False, "none"
+        model, control, solver, hemisphere, layer = "secondary", args.control, "iterative", False, "none"
         potential = args.potential
 
     data = bud.scenario(Options)

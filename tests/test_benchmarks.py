@@ -148,20 +148,25 @@ def test_iterative_solvers_match_direct_on_a_bud(model):
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("linear_solver, degree", [("direct", 2), ("iterative", 1), ("iterative", 2)])
-def test_volume_jacobian_assembled_once_gives_the_same_newton_solve(linear_solver, degree):
-    """Potentiostatic Butler-Volmer: the Jacobian as the once-assembled volume part plus the
-    boundary part per iteration is the full Jacobian: the same Newton iterates (iteration counts
-    and the solution to round-off) as assembling everything each iteration, in a strongly
-    nonlinear case (-150 mV, several Newton iterations) with a Dirichlet counter."""
+@pytest.mark.parametrize("control, linear_solver, degree", [
+    ("potentiostatic", "direct", 2), ("potentiostatic", "iterative", 1), ("potentiostatic", "iterative", 2),
+    ("galvanostatic", "direct", 1), ("galvanostatic", "iterative", 1), ("galvanostatic", "iterative", 2),
+])
+def test_volume_jacobian_assembled_once_gives_the_same_newton_solve(control, linear_solver, degree):
+    """Butler-Volmer: the Jacobian as the once-assembled volume part plus the boundary part per
+    iteration (galvanostatic: plus the current constraint's row and column) is the full Jacobian:
+    the same Newton iterates (iteration counts, the solution and the electrode potential to
+    round-off) as assembling everything each iteration, in a strongly nonlinear case (-150 mV, or
+    the current that gives about as much, so several Newton iterations) with a Dirichlet counter."""
     import numpy as np
 
     from solver import study
     from solver._dolfinx import MPI
     from solver.scenario import cases_from_dict
 
-    raw = bud_scenario("3d", R, R, 6 * R, 6 * R, R / 2, R, 3 * R, order=1, degree=degree,
-                       study={"control": "potentiostatic", "electrode_potential": "-150 mV"},
+    load = ({"control": "potentiostatic", "electrode_potential": "-150 mV"} if control == "potentiostatic"
+            else {"control": "galvanostatic", "current_density": "20 mA/cm^2"})
+    raw = bud_scenario("3d", R, R, 6 * R, 6 * R, R / 2, R, 3 * R, order=1, degree=degree, study=load,
                        solver={"linear_solver": linear_solver, "rtol": 1e-12})
     case = cases_from_dict(raw)[0]
     domain = study.build_domain(case, MPI.COMM_WORLD)
@@ -170,12 +175,15 @@ def test_volume_jacobian_assembled_once_gives_the_same_newton_solve(linear_solve
         problem = study.make_problem(case, domain)
         problem.assemble_linear_once = once
         result = problem.solve()
-        out.append((result.newton_iterations, result.linear_iterations, problem.phi.x.array.copy()))
-    (n0, l0, phi0), (n1, l1, phi1) = out
+        assert bool(getattr(problem, "_linear_jacobian", None)) == once  # the path under test was taken
+        out.append((result.newton_iterations, result.linear_iterations, problem.phi.x.array.copy(),
+                    result.electrode_potential))
+    (n0, l0, phi0, v0), (n1, l1, phi1, v1) = out
     assert n0 >= 3 and n1 == n0 and abs(l1 - l0) <= 1
     scale = MPI.COMM_WORLD.allreduce(float(np.abs(phi0).max()), op=MPI.MAX)
     diff = MPI.COMM_WORLD.allreduce(float(np.abs(phi1 - phi0).max(initial=0)), op=MPI.MAX)
     assert diff <= 1e-9 * scale
+    assert v1 == pytest.approx(v0, rel=1e-9, abs=1e-12)
 
 
 def test_a_p2_solve_leaves_no_options_for_the_next_p1_solve():

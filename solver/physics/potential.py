@@ -174,7 +174,7 @@ class CurrentDistribution:
         self.extra_flux = {}  # boundary name -> UFL flux added to kappa grad(phi).n (MMS)
         self._electrode_area: float | None = None
         self.drift: list = []  # (regions, psi, factor): see add_drift
-        # potentiostatic: assemble the (linear) volume part of the Jacobian once, not per Newton iteration
+        # secondary current: assemble the (linear) volume part of the Jacobian once, not per Newton iteration
         self.assemble_linear_once = True
 
     # ------------------------------------------------------------------ set-up helpers
@@ -371,7 +371,7 @@ class CurrentDistribution:
             kind="mpi" if mixed else None,
         )
         snes = problem.solver
-        if split is not None and not mixed:
+        if split is not None:
             self._assemble_linear_part_once(problem, *split, u, bcs)
         if mixed and not self._use_direct() and options.get("pc_type") == "fieldsplit":
             self._set_fieldsplit(problem)
@@ -420,19 +420,26 @@ class CurrentDistribution:
             )
         return its, lin, reason
 
-    def _assemble_linear_part_once(self, problem, linear_part, rest, u, bcs):
-        """Newton's Jacobian as A0 + J_rest(u): A0, the Jacobian of ``linear_part`` (the volume
-        Laplacian, with the Dirichlet rows), is assembled once, on the Jacobian's own sparsity
-        pattern; each Newton iteration copies it and adds the Jacobian of the rest of ``F`` (the
-        Butler-Volmer boundary terms: boundary cells only). Same matrix as assembling the whole
-        Jacobian, without re-assembling the volume at every iteration."""
+    def _assemble_linear_part_once(self, problem, a_linear, a_rest, u, bcs):
+        """Newton's Jacobian as A0 + J_rest(u): A0, the Jacobian of the linear part of the residual
+        (``a_linear``: the volume Laplacian, with the Dirichlet rows), is assembled once, on the
+        Jacobian's own sparsity pattern; each Newton iteration copies it and adds ``a_rest``, the
+        Jacobian of the rest (the Butler-Volmer boundary terms and, galvanostatic, the current
+        constraint: boundary cells only). Same matrix as assembling the whole Jacobian, without
+        re-assembling the volume at every iteration. Both are UFL bilinear forms, or 2x2 blocks
+        (phi, V) for the galvanostatic system."""
         from dolfinx.fem.petsc import assemble_matrix, assign
 
-        du = ufl.TrialFunction(self.V)
-        a_linear = dolfinx.fem.form(ufl.derivative(linear_part, u, du))
+        if isinstance(a_linear, list):
+            # A0 must touch every entry of the Jacobian's pattern: PETSc drops the locations a final
+            # assembly left untouched, and later insertions there (the V row and column) are lost
+            zero = dolfinx.fem.Constant(self.domain.mesh, PETSc.ScalarType(0.0))
+            a_linear = [[lin if lin is not None else (zero * rest if rest is not None else None)
+                         for lin, rest in zip(row_lin, row_rest)] for row_lin, row_rest in zip(a_linear, a_rest)]
+        a_linear = dolfinx.fem.form(a_linear)
         # the rest is given as its own form: UFL would keep both volume terms of F - linear_part
         # (cancelling to zero, at the cost of a volume assembly per iteration)
-        a_rest = dolfinx.fem.form(ufl.derivative(rest, u, du))
+        a_rest = dolfinx.fem.form(a_rest)
         saved = []  # A0, once assembled (alive as long as the solver)
 
         def jacobian(snes, x, J, P):
@@ -579,8 +586,11 @@ class CurrentDistribution:
         for name, i_a in self._electrode_terms(phi, V_app):
             kinetics -= i_a * v * w * self.domain.ds_on([name])
         F = linear + kinetics
-        its, lin, reason = self._run_snes(F, phi, [self._counter_bc(0.0)], load=V_app, unloaded=[0.0],
-                                          split=(linear, kinetics) if self.assemble_linear_once else None)
+        split = None
+        if self.assemble_linear_once:
+            dphi = ufl.TrialFunction(self.V)
+            split = (ufl.derivative(linear, phi, dphi), ufl.derivative(kinetics, phi, dphi))
+        its, lin, reason = self._run_snes(F, phi, [self._counter_bc(0.0)], load=V_app, unloaded=[0.0], split=split)
         return PotentialResult(self.phi, self.electrode_potential, its, lin, reason)
 
     def _solve_secondary_galvanostatic(self) -> PotentialResult:
@@ -593,23 +603,30 @@ class CurrentDistribution:
         v, mu = ufl.TestFunctions(ufl.MixedFunctionSpace(self.V, self._R))
         w = self.domain.weight
         i_app = dolfinx.fem.Constant(mesh, PETSc.ScalarType(self.current_density))
-        F = self._volume_terms(phi, v)
-        plating = 0
+        linear = self._volume_terms(phi, v)
+        kinetics = plating = 0
         for name, i_a in self._electrode_terms(phi, voltage):
-            F -= i_a * v * w * self.domain.ds_on([name])
+            kinetics -= i_a * v * w * self.domain.ds_on([name])
             plating += -i_a * mu * w * self.domain.ds_on([name])
         # Constraint: total plating current = i_app * (projected electrode area). The
         # counter boundaries have the projected area in every geometry of this project
         # (their area is checked against it in postprocessing), so i_app is integrated there.
         constraint = plating - i_app * mu * w * self.domain.ds_on(self.counter)
         self._check_counter_area()
-        residual = ufl.extract_blocks(F + constraint)
+        F = linear + kinetics + constraint
+        residual = ufl.extract_blocks(F)
         u = [phi, voltage]
         du = ufl.TrialFunctions(ufl.MixedFunctionSpace(self.V, self._R))
-        J = ufl.extract_blocks(
-            sum(ufl.derivative(F + constraint, ui, dui) for ui, dui in zip(u, du))
-        )
-        its, lin, reason = self._run_snes(residual, u, [self._counter_bc(0.0)], mixed=True, J=J, load=i_app, unloaded=[0.0, self._unloaded_voltage()])
+
+        def jacobian(form):
+            return ufl.extract_blocks(sum(ufl.derivative(form, ui, dui) for ui, dui in zip(u, du)))
+
+        split = None
+        if self.assemble_linear_once:
+            # the volume Laplacian (phi, phi block) once; the V row and column are boundary terms
+            split = ([[ufl.derivative(linear, phi, du[0]), None], [None, None]], jacobian(kinetics + constraint))
+        its, lin, reason = self._run_snes(residual, u, [self._counter_bc(0.0)], mixed=True, J=jacobian(F), load=i_app,
+                                          unloaded=[0.0, self._unloaded_voltage()], split=split)
         value = float(self.domain.comm.allreduce(
             voltage.x.array[0] if voltage.x.array.size else -np.inf, op=MPI.MAX))
         return PotentialResult(self.phi, value, its, lin, reason)
