@@ -17,7 +17,7 @@ import numpy as np
 
 from solver._dolfinx import dolfinx
 from solver.domain import Domain
-from solver.output import gather_grid, write_json
+from solver.output import write_fields as write_vtkhdf, write_json
 from solver.physics.mixed_conduction import Kinetics, MixedConduction, MixedRegion
 from solver.scenario import Case
 
@@ -160,10 +160,8 @@ def write_fields(folder: Path, problem: MixedConduction) -> None:
         "electronic_conductivity": problem.sigma_e.x.array[:n_owned] * problem.chi.x.array[:n_owned],
         "region": region,
     }
-    grid = gather_grid(problem.V, point, cells)
-    if d.comm.rank == 0:
-        grid.field_data["region_names"] = np.array([f"{v}={k}" for k, v in d.regions.items()])
-        grid.save(str(folder / "fields.vtkhdf"))
+    write_vtkhdf(folder / "fields.vtkhdf", problem.V, point, cells,
+                 {"region_names": [f"{v}={k}" for k, v in d.regions.items()]})
     rows, _, _ = problem.surface_plating()
     gathered = d.comm.gather(rows, root=0)
     if d.comm.rank == 0:

@@ -1,9 +1,13 @@
 """Writing results: VTKHDF fields, CSV/JSON metrics and provenance.
 
-Fields are gathered to rank 0 by global DOF number and written as one VTKHDF
-UnstructuredGrid (ParaView >= 5.12 and ``pyvista.read`` open it). Quadratic
-fields are written on quadratic VTK cells, so a P2 solution is stored exactly.
-The file is therefore independent of the number of MPI ranks.
+Fields are written as one VTKHDF UnstructuredGrid (ParaView >= 5.12 and
+``pyvista.read`` open it) with its points in global DOF order: every rank writes
+the rows it owns (a contiguous range of the global DOF numbers, and of the cells),
+in turn, into one file (``write_fields``: no gather to rank 0, so neither the
+time nor rank 0's memory grows with the number of ranks). Quadratic fields are
+written on quadratic VTK cells, so a P2 solution is stored exactly. The file holds
+the same mesh and values on any number of ranks (points and cells numbered as the
+partition numbers them).
 
 All writes go into a staging folder (``<out>.partial``) that is moved into place
 only when every case of a run has finished: a failed run leaves no half-written
@@ -72,6 +76,104 @@ def gather_grid(space, point_data: dict, cell_data: dict):
             arr[p["gidx"]] = p["points"][name]
         points[name] = arr
     return _grid(cells, types, pts, points, {k: np.concatenate([p["cells"][k] for p in gathered]) for k in cell_data})
+
+
+VTKHDF_VERSION = (2, 0)  # UnstructuredGrid with field data (VTK's VTKHDF format, version 2.0)
+
+
+def write_fields(path: Path, space, point_data: dict, cell_data: dict, field_data: dict | None = None) -> None:
+    """One VTKHDF UnstructuredGrid of ``space``'s VTK mesh with its data, written by all ranks.
+
+    ``point_data``: name -> Function on ``space`` (scalar or vector); ``cell_data``: name ->
+    array over the owned cells (rows = cells); ``field_data``: name -> list of strings.
+    Rank 0 creates the datasets at their global sizes; then each rank in turn writes its
+    owned points at their global DOF numbers and its owned cells after those of the lower
+    ranks (serial HDF5 one rank at a time: no collective I/O is needed, and nothing is
+    gathered). Collective: every rank must call it.
+    """
+    import dolfinx.plot
+    import h5py
+
+    comm = space.mesh.comm
+    topology, cell_types, x = dolfinx.plot.vtk_mesh(space)
+    imap = space.dofmap.index_map
+    owned = imap.size_local
+    first = imap.local_range[0]
+    n_points = imap.size_global
+    nper = int(topology[0]) if topology.size else 0
+    conn = topology.reshape(-1, nper + 1)[:, 1:] if nper else np.zeros((0, 0), dtype=np.int64)
+    l2g = imap.local_to_global(np.arange(owned + imap.num_ghosts, dtype=np.int32))
+    conn = l2g[conn].ravel() if conn.size else np.zeros(0, dtype=np.int64)
+    n_cells = len(cell_types)
+    cell_start = comm.exscan(n_cells) or 0
+    conn_start = comm.exscan(conn.size) or 0
+    n_cells_total = comm.allreduce(n_cells)
+    n_conn_total = comm.allreduce(conn.size)
+    offsets = conn_start + nper * np.arange(n_cells, dtype=np.int64)
+    points = {k: _nodal(f)[:owned] for k, f in point_data.items()}
+    cells = {k: np.asarray(v) for k, v in cell_data.items()}
+    # dataset layout from rank 0's arrays (every rank has the same names, components and types)
+    layout = comm.bcast({
+        "points": {k: (a.shape[1], a.dtype.str) for k, a in points.items()},
+        "cells": {k: (a.shape[1:], a.dtype.str) for k, a in cells.items()},
+    } if comm.rank == 0 else None, root=0)
+
+    def create():
+        with h5py.File(path, "w", locking=False) as h:
+            root = h.create_group("VTKHDF")
+            root.attrs["Version"] = np.array(VTKHDF_VERSION, dtype=np.int64)
+            root.attrs.create("Type", np.bytes_(b"UnstructuredGrid"))  # a fixed-length ASCII string
+            root["NumberOfPoints"] = np.array([n_points], dtype=np.int64)
+            root["NumberOfCells"] = np.array([n_cells_total], dtype=np.int64)
+            root["NumberOfConnectivityIds"] = np.array([n_conn_total], dtype=np.int64)
+            root.create_dataset("Points", (n_points, 3), dtype=np.float64)
+            root.create_dataset("Connectivity", (n_conn_total,), dtype=np.int64)
+            offsets_all = root.create_dataset("Offsets", (n_cells_total + 1,), dtype=np.int64)
+            offsets_all[n_cells_total] = n_conn_total
+            root.create_dataset("Types", (n_cells_total,), dtype=np.uint8)
+            pd, cd, fd = (root.create_group(g) for g in ("PointData", "CellData", "FieldData"))
+            for k, (ncomp, dtype) in layout["points"].items():
+                pd.create_dataset(k, (n_points,) if ncomp == 1 else (n_points, ncomp), dtype=dtype)
+            for k, (shape, dtype) in layout["cells"].items():
+                cd.create_dataset(k, (n_cells_total, *shape), dtype=dtype)
+            for k, values in (field_data or {}).items():
+                # variable-length ASCII strings, as VTK itself writes them (its reader has no UTF-8 path)
+                fd.create_dataset(k, data=np.array([str(v).encode("ascii", "replace") for v in values], dtype=object),
+                                  dtype=h5py.string_dtype(encoding="ascii"))
+
+    def write_own():
+        with h5py.File(path, "r+", locking=False) as h:
+            root = h["VTKHDF"]
+            root["Points"][first:first + owned] = x[:owned]
+            for k, a in points.items():
+                root["PointData"][k][first:first + owned] = a[:, 0] if a.shape[1] == 1 else a
+            if n_cells:
+                root["Connectivity"][conn_start:conn_start + conn.size] = conn
+                root["Offsets"][cell_start:cell_start + n_cells] = offsets
+                root["Types"][cell_start:cell_start + n_cells] = cell_types
+                for k, a in cells.items():
+                    root["CellData"][k][cell_start:cell_start + n_cells] = a
+
+    _in_turn(comm, [create] + [write_own] * comm.size, path)
+
+
+def _in_turn(comm, steps, path) -> None:
+    """Step 0 on rank 0, then step r + 1 on rank r, one rank after the other; an error on one
+    rank stops all of them (raised everywhere as one UserError naming ``path``: a full disk, a
+    missing permission)."""
+    from solver.errors import UserError
+
+    for turn, step in enumerate(steps):
+        rank = 0 if turn == 0 else turn - 1
+        error = None
+        if comm.rank == rank:
+            try:
+                step()
+            except (OSError, ValueError, TypeError) as err:
+                error = f"{type(err).__name__}: {err}"
+        error = comm.bcast(error, root=rank)
+        if error:
+            raise UserError(f"cannot write {path} (rank {rank}): {error}")
 
 
 def _nodal(f) -> np.ndarray:

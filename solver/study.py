@@ -22,7 +22,7 @@ from solver._dolfinx import MPI, dolfinx
 from solver import piezo_layer
 from solver.domain import Domain
 from solver.errors import SolverError, UserError
-from solver.output import Staging, gather_grid, provenance, write_json
+from solver.output import Staging, provenance, write_fields, write_json
 from solver.physics.potential import ButlerVolmer, CurrentDistribution, FloatingConductor
 from solver.postprocess import boundary_stats, recover_current, value_near
 from solver.scenario import Case, ElectrolyteMaterial, Plan, Point, PorousLayerMaterial, SolidElectrolyteMaterial
@@ -237,9 +237,7 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
         u3.interpolate(dolfinx.fem.Expression(
             ufl.as_vector([p.u[k] if k < gdim else 0.0 for k in range(3)]), u3.function_space.element.interpolation_points))
         cells = piezo_layer.cell_fields(layer)
-        grid = gather_grid(p.P, {"piezo_potential": p.psi, "displacement": u3}, cells)
-        if comm.rank == 0:
-            grid.save(str(folder / "layer.vtkhdf"))
+        write_fields(folder / "layer.vtkhdf", p.P, {"piezo_potential": p.psi, "displacement": u3}, cells)
     if fields:
         d = problem.domain
         mesh = d.mesh
@@ -264,7 +262,8 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
         vec3[:, :gdim] = vec
         region = np.zeros(n_owned, dtype=np.int32)
         region[d.cell_tags.indices[d.cell_tags.indices < n_owned]] = d.cell_tags.values[d.cell_tags.indices < n_owned]
-        grid = gather_grid(
+        write_fields(
+            folder / "fields.vtkhdf",
             V,
             {"electrolyte_potential": problem.phi, "plating_current_density": plating},
             {
@@ -273,10 +272,8 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
                 "conductivity": problem.kappa.x.array[:n_owned],
                 "region": region,
             },
+            {"region_names": [f"{v}={k}" for k, v in d.regions.items()]},
         )
-        if comm.rank == 0:
-            grid.field_data["region_names"] = np.array([f"{v}={k}" for k, v in d.regions.items()])
-            grid.save(str(folder / "fields.vtkhdf"))
         _write_electrode_csv(folder, case, current)
     if comm.rank == 0:
         write_json(folder / "metrics.json", metrics)
