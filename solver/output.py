@@ -33,6 +33,9 @@ from solver._dolfinx import MPI, PETSc, dolfinx
 def gather_grid(space, point_data: dict, cell_data: dict):
     """Gather a function space's VTK mesh and data to rank 0; a pyvista grid there, None elsewhere.
 
+    For the transient frames (small 2D meshes whose grid rank 0 keeps); study fields go through
+    ``write_fields``, which gathers nothing (and is tested against this function).
+
     ``point_data``: name -> Function on ``space`` (scalar or vector);
     ``cell_data``: name -> array over the owned cells (rows = cells).
     """
