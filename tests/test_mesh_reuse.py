@@ -116,6 +116,46 @@ def test_tag_arrays_read_back_as_the_xdmf_tags(tmp_path, order):
     assert _tag_keys(old, old.facet_tags, tdim - 1) == _tag_keys(loaded, want_facets, tdim - 1)
 
 
+def _cells_by_file_index(mesh):
+    """{file cell index: rounded node coordinates} of every owned cell, gathered over the ranks."""
+    import numpy as np
+
+    n_owned = mesh.topology.index_map(mesh.topology.dim).size_local
+    nodes = mesh.geometry.x[mesh.geometry.dofmaps[0][:n_owned]]
+    original = mesh.topology.original_cell_index[:n_owned]
+    mine = {int(c): tuple(np.round(xs.ravel() / R, 9)) for c, xs in zip(original, nodes)}
+    merged = {}
+    for part in MPI.COMM_WORLD.allgather(mine):
+        merged.update(part)
+    return merged
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("dimension, order", [("3d", 1), ("3d", 2), ("2d", 2)])
+def test_read_mesh_builds_the_mesh_dolfinx_read_mesh_builds(tmp_path, dimension, order):
+    """meshes.store.read_mesh (the fast read) against dolfinx's XDMFFile.read_mesh: the same
+    coordinate element, every file cell with the same nodes, and cells that share a facet with
+    another rank ghosted."""
+    from dolfinx.io import XDMFFile
+
+    from meshes.store import read_mesh
+
+    path = _shared(tmp_path) / "bud.xdmf"
+    raw = bud_scenario(dimension, 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=order, degree=1)
+    raw["mesh"]["save"] = str(path)
+    study.build_domain(cases_from_dict(raw)[0], MPI.COMM_WORLD)
+    with XDMFFile(MPI.COMM_WORLD, str(path), "r") as f:
+        ours = read_mesh(f, MPI.COMM_WORLD)
+        theirs = f.read_mesh(name="mesh")
+    tdim = theirs.topology.dim
+    assert ours.geometry.cmaps[0].degree == theirs.geometry.cmaps[0].degree == order
+    assert ours.ufl_domain().ufl_coordinate_element() == theirs.ufl_domain().ufl_coordinate_element()
+    assert ours.topology.index_map(tdim).size_global == theirs.topology.index_map(tdim).size_global
+    assert _cells_by_file_index(ours) == _cells_by_file_index(theirs)
+    ghosts = ours.topology.index_map(tdim).num_ghosts
+    assert (ghosts > 0) == (MPI.COMM_WORLD.size > 1)
+
+
 def test_load_missing_file_is_a_validation_error(tmp_path):
     raw = bud_scenario("2d", R, R, 10 * R, 10 * R, R / 4, R, 3 * R)
     raw["mesh"]["load"] = str(tmp_path / "nope.msh")
