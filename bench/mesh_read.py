@@ -42,16 +42,16 @@ def main() -> None:
         f.read_meshtags(mesh, name="facet_tags")
         t.append(time.perf_counter())
         del mesh
-        t.append(time.perf_counter())
+        start = time.perf_counter()
         theirs = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.shared_facet, name="mesh")
-        t.append(time.perf_counter())
+        dolfinx_read = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
     steps = [comm.allreduce(b - a, op=MPI.MAX) for a, b in zip(t, t[1:])]
     if comm.rank == 0:
         cells = theirs.topology.index_map(tdim).size_global
         print(f"{cells} cells on {comm.size} rank(s): read_mesh {steps[0]:.2f} s, facet connectivity "
               f"{steps[1]:.2f} s, tag arrays {steps[2]:.2f} s (total {sum(steps[:3]):.2f} s); "
               f"for comparison, XDMF cell tags {steps[3]:.2f} s, facet tags {steps[4]:.2f} s, "
-              f"dolfinx's XDMFFile.read_mesh {steps[6]:.2f} s")
+              f"dolfinx's XDMFFile.read_mesh {dolfinx_read:.2f} s")
     if "--timings" in sys.argv[2:]:
         dolfinx.common.list_timings(comm)
 
