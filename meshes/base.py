@@ -124,7 +124,7 @@ def generate(builder: Builder, params: BaseModel, options: MeshOptions, comm, lo
 
 def _from_gmsh(builder: Builder, params: BaseModel, params_json: dict, options: MeshOptions, comm):
     """Build (or open a saved .msh) on rank 0 and distribute over ``comm``."""
-    from solver._dolfinx import dolfinx
+    from solver._dolfinx import dolfinx, fast_create_mesh
     import gmsh
     from dolfinx.io import gmsh as gmshio
 
@@ -162,9 +162,10 @@ def _from_gmsh(builder: Builder, params: BaseModel, params_json: dict, options: 
     try:
         # Ghost cells across shared facets, so interface (dS) integrals work in parallel.
         partitioner = dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
-        mesh_data = gmshio.model_to_mesh(
-            gmsh.model if rank == 0 else None, comm, 0, gdim=info.gdim, partitioner=partitioner
-        )
+        with fast_create_mesh(gmshio):
+            mesh_data = gmshio.model_to_mesh(
+                gmsh.model if rank == 0 else None, comm, 0, gdim=info.gdim, partitioner=partitioner
+            )
     finally:
         if rank == 0:
             gmsh.model.remove()

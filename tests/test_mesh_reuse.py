@@ -156,6 +156,43 @@ def test_read_mesh_builds_the_mesh_dolfinx_read_mesh_builds(tmp_path, dimension,
     assert (ghosts > 0) == (MPI.COMM_WORLD.size > 1)
 
 
+@pytest.mark.mpi
+@pytest.mark.parametrize("dimension, order", [("3d", 1), ("2d", 2)])
+def test_gmsh_meshes_made_through_the_fast_create_mesh_are_dolfinx_s(monkeypatch, dimension, order):
+    """A mesh made from Gmsh in the run goes through solver._dolfinx.create_mesh (swapped into
+    dolfinx.io.gmsh during model_to_mesh, and swapped back after); the mesh, ghosts and tags are
+    the ones dolfinx's own create_mesh makes from the same model."""
+    import contextlib
+
+    import numpy as np
+    from dolfinx.io import gmsh as gmshio
+
+    import solver._dolfinx
+
+    calls = []
+    fast = solver._dolfinx.create_mesh
+    monkeypatch.setattr(solver._dolfinx, "create_mesh", lambda *a: calls.append(1) or fast(*a))
+    original = gmshio.create_mesh
+    case = cases_from_dict(bud_scenario(dimension, 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R,
+                                        order=order, degree=1))[0]
+    ours = study.build_domain(case, MPI.COMM_WORLD)
+    assert calls == [1] and gmshio.create_mesh is original
+    monkeypatch.setattr(solver._dolfinx, "fast_create_mesh", lambda module: contextlib.nullcontext())
+    theirs = study.build_domain(case, MPI.COMM_WORLD)
+    assert calls == [1]
+    a, b = ours.mesh, theirs.mesh
+    tdim = a.topology.dim
+    assert a.ufl_domain().ufl_coordinate_element() == b.ufl_domain().ufl_coordinate_element()
+    for dim in (tdim, tdim - 1):
+        assert a.topology.index_map(dim).size_local == b.topology.index_map(dim).size_local
+        assert a.topology.index_map(dim).num_ghosts == b.topology.index_map(dim).num_ghosts
+    assert np.array_equal(a.geometry.x, b.geometry.x)
+    assert np.array_equal(a.geometry.dofmaps[0], b.geometry.dofmaps[0])
+    assert (a.topology.index_map(tdim).num_ghosts > 0) == (MPI.COMM_WORLD.size > 1)
+    assert _tag_keys(ours, ours.cell_tags, tdim) == _tag_keys(theirs, theirs.cell_tags, tdim)
+    assert _tag_keys(ours, ours.facet_tags, tdim - 1) == _tag_keys(theirs, theirs.facet_tags, tdim - 1)
+
+
 def test_load_missing_file_is_a_validation_error(tmp_path):
     raw = bud_scenario("2d", R, R, 10 * R, 10 * R, R / 4, R, 3 * R)
     raw["mesh"]["load"] = str(tmp_path / "nope.msh")
