@@ -297,7 +297,8 @@ def main() -> None:
                     help="Gmsh 3D algorithm: the project's (Delaunay) or HXT (faster, other meshes)")
     ap.add_argument("--mesh-cache", metavar="DIR",
                     help="mesh each level once into DIR (mesh.cache; a serial run, timed as gmsh_s) and time the "
-                    "measured runs on the mesh read back from there (mesh_s is then the parallel read)")
+                    "measured runs on the mesh read back from there (mesh_s is then the parallel read, with the partition "
+                    "that a first untimed read on as many ranks kept)")
     ap.add_argument("--profile", metavar="DIR",
                     help="cProfile everything after meshing into DIR (one .prof per level, degree and rank)")
     ap.add_argument("--no-output", dest="output", action="store_false", help="skip writing the VTKHDF fields")
@@ -326,6 +327,8 @@ def main() -> None:
             cmd = [sys.executable, __file__, *sys.argv[1:], "--child", str(refine), "1", "--mesh-only"]
             made = run_child(cmd, 1, f"meshing level {refine}")
             gmsh_s[refine] = made["mesh_s"] if made["mesh_source"] == "gmsh" else None
+            for n in sorted(set(args.ranks) - {1}):  # the partition a read on n ranks keeps, made once
+                run_child(cmd, n, f"partitioning level {refine} for {n} ranks")
     rows, ng = [], []
     passthrough = sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:

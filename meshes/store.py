@@ -62,7 +62,7 @@ def read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str
     fast = comm.bcast(all(p.is_file() for p in tag_files(path)) if comm.rank == 0 else None, root=0)
     try:
         with XDMFFile(comm, str(path), "r") as f:
-            mesh = read_mesh(f, comm)
+            mesh = read_mesh(f, comm, path)
             mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
             if fast:
                 cell_tags, facet_tags = read_tag_arrays(path, mesh)
@@ -77,15 +77,17 @@ def read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str
     return mesh, cell_tags, facet_tags, info
 
 
-def read_mesh(f, comm):
+def read_mesh(f, comm, path: Path | None = None):
     """The mesh of an open XDMFFile, as ``f.read_mesh`` reads it (cells with a shared facet
     ghosted, the file's cell index kept as ``original_cell_index``), at less than half the cost.
 
     The arrays come from the file as before; the mesh is built by :func:`solver._dolfinx.create_mesh`
     (which avoids nanobind's row-by-row trial of the mixed-topology overloads), and on one rank
     without the graph partition that ``read_mesh`` always runs. 6.5M tetrahedra, 1 rank: 33 s ->
-    11 s (``bench/mesh_read.py``). Coordinate elements other than Lagrange (serendipity) go
-    through ``f.read_mesh``."""
+    11 s (``bench/mesh_read.py``). In parallel, with ``path`` (the file ``f`` reads), the partition
+    is kept next to the file and used again by the next read on as many ranks
+    (:class:`KeptPartition`). Coordinate elements other than Lagrange (serendipity) go through
+    ``f.read_mesh``."""
     import basix.ufl
     import ufl
 
@@ -99,11 +101,113 @@ def read_mesh(f, comm):
     x = f.read_geometry_data("mesh")
     element = basix.ufl.element("Lagrange", cell_type.name, degree, basix.LagrangeVariant.unset,
                                 shape=(x.shape[1],))
-    partitioner = (dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
-                   if comm.size > 1 else None)
+    partitioner = None
+    if comm.size > 1:
+        partitioner = KeptPartition(path, comm) if path is not None else _shared_facet_partitioner()
     mesh = create_mesh(comm, cells, ufl.Mesh(element), x, partitioner)
+    if isinstance(partitioner, KeptPartition):
+        partitioner.keep(comm)
     mesh.name = "mesh"
     return mesh
+
+
+def _shared_facet_partitioner():
+    from solver._dolfinx import dolfinx
+
+    return dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
+
+
+class KeptPartition:
+    """A cell partitioner for ``create_mesh`` that reuses the partition of an earlier parallel read
+    of the same file on as many ranks, and otherwise runs dolfinx's (graph partition, cells that
+    share a facet ghosted) and keeps its result for the next read.
+
+    Kept in ``<stem>.partition-<ranks>/`` next to the file: for every file cell, in file order, its
+    destination ranks (owner first, then the ranks that ghost it), with the number of cells each
+    rank read and the size and modification time of the ``.h5`` it was made from; a partition that
+    does not match the file or the way it is read is not used. Written into a private folder and
+    renamed into place; where the folder cannot be written, nothing is kept. At 6.5M tetrahedra on
+    2 ranks the reuse skips the distributed dual graph and SCOTCH (docs/performance.md, change 18).
+    """
+
+    def __init__(self, path: Path, comm):
+        self.folder = path.with_name(f"{path.stem}.partition-{comm.size}")
+        stamp, usable = None, False
+        if comm.rank == 0:
+            h5 = path.with_suffix(".h5").stat()
+            stamp = {"h5_bytes": h5.st_size, "h5_mtime_ns": h5.st_mtime_ns, "ranks": comm.size}
+            try:
+                usable = json.loads((self.folder / "kept.json").read_text()) == stamp
+            except (OSError, ValueError):
+                usable = False
+        self.stamp, self.usable = comm.bcast((stamp, usable), root=0)
+        self.computed = None  # (this rank's first file cell, destinations, offsets) when partitioned here
+        self.reused = False
+
+    def __call__(self, comm, nparts, cell_types, cells):
+        import numpy as np
+
+        from solver._dolfinx import dolfinx
+
+        n = cells[0].size // dolfinx.cpp.mesh.cell_num_vertices(cell_types[0])
+        start = comm.exscan(n) or 0
+        if self.usable and nparts == comm.size:
+            kept = self._read(comm, start, n)
+            if kept is not None:
+                self.reused = True
+                return dolfinx.cpp.graph.AdjacencyList_int32(*kept)
+        result = _shared_facet_partitioner()(comm, nparts, cell_types, cells)
+        self.computed = (start, np.array(result.array, dtype=np.int32), np.array(result.offsets, dtype=np.int64))
+        return result
+
+    def _read(self, comm, start: int, n: int):
+        """This rank's destinations and offsets from the kept partition, or None on every rank."""
+        import numpy as np
+
+        kept = None
+        try:
+            counts = np.load(self.folder / "counts.npy")
+            ok = counts.shape == (comm.size,) and int(counts[comm.rank]) == n
+            if ok:
+                offsets = np.load(self.folder / "offsets.npy", mmap_mode="r")[start:start + n + 1]
+                dest = np.load(self.folder / "destinations.npy", mmap_mode="r")[offsets[0]:offsets[-1]]
+                kept = (np.array(dest, dtype=np.int32), np.array(offsets - offsets[0], dtype=np.int32))
+                ok = kept[0].size == kept[1][-1] and bool(np.all((kept[0] >= 0) & (kept[0] < comm.size)))
+        except (OSError, ValueError, IndexError):
+            ok = False
+        return kept if comm.allreduce(ok, op=_land()) else None
+
+    def keep(self, comm) -> None:
+        """After ``create_mesh`` (collective): a partition computed in this read goes next to the file."""
+        import numpy as np
+
+        if self.computed is None:
+            return
+        start, dest, offsets = self.computed
+        parts = comm.gather((offsets.size - 1, dest, offsets), root=0)
+        if comm.rank != 0:
+            return
+        counts = np.array([p[0] for p in parts], dtype=np.int64)
+        shift = np.cumsum([0] + [p[1].size for p in parts[:-1]])
+        all_offsets = np.concatenate([p[2][:-1] + s for p, s in zip(parts, shift)]
+                                     + [np.array([shift[-1] + parts[-1][1].size])])
+        partial = self.folder.with_name(f"{self.folder.name}.partial-{os.getpid()}")
+        try:
+            partial.mkdir(parents=True)
+            np.save(partial / "counts.npy", counts)
+            np.save(partial / "offsets.npy", all_offsets.astype(np.int64))
+            np.save(partial / "destinations.npy", np.concatenate([p[1] for p in parts]))
+            (partial / "kept.json").write_text(json.dumps(self.stamp))
+            shutil.rmtree(self.folder, ignore_errors=True)
+            os.rename(partial, self.folder)
+        except OSError:  # a read-only folder, or another run kept it first: nothing is lost
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _land():
+    from solver._dolfinx import MPI
+
+    return MPI.LAND
 
 
 def write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, builder: Builder,
@@ -114,6 +218,8 @@ def write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, buil
     comm = mesh.comm
     if comm.rank == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for kept in path.parent.glob(f"{path.stem}.partition-*"):  # made from the file this replaces
+            shutil.rmtree(kept, ignore_errors=True)
     comm.barrier()
     cell_tags.name, facet_tags.name = "cell_tags", "facet_tags"
     with XDMFFile(comm, str(path), "w") as f:

@@ -193,6 +193,61 @@ def test_gmsh_meshes_made_through_the_fast_create_mesh_are_dolfinx_s(monkeypatch
     assert _tag_keys(ours, ours.facet_tags, tdim - 1) == _tag_keys(theirs, theirs.facet_tags, tdim - 1)
 
 
+@pytest.mark.mpi
+def test_a_parallel_read_keeps_its_partition_for_the_next(tmp_path, monkeypatch):
+    """On more than one rank the first read of a file keeps its partition next to it; the next read
+    on as many ranks uses it and builds the same distributed mesh (cells, ghosts, nodes); a
+    partition older than the file is not used; one rank keeps nothing."""
+    import os
+
+    import numpy as np
+    from dolfinx.io import XDMFFile
+
+    import meshes.store
+    from meshes.store import KeptPartition, read_mesh
+
+    comm = MPI.COMM_WORLD
+    partitioned = []  # dolfinx's partitioner run
+    default = meshes.store._shared_facet_partitioner
+    monkeypatch.setattr(meshes.store, "_shared_facet_partitioner", lambda: partitioned.append(1) or default())
+    path = _shared(tmp_path) / "bud.xdmf"
+    raw = bud_scenario("3d", 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=1, degree=1)
+    raw["mesh"]["save"] = str(path)
+    study.build_domain(cases_from_dict(raw)[0], comm)
+    kept = path.with_name(f"bud.partition-{comm.size}")
+
+    def read():
+        with XDMFFile(comm, str(path), "r") as f:
+            usable = KeptPartition(path, comm).usable
+            partitioned.clear()
+            mesh = read_mesh(f, comm, path)
+        assert len(partitioned) == (1 if comm.size > 1 and not usable else 0)
+        tdim = mesh.topology.dim
+        imap = mesh.topology.index_map(tdim)
+        n = imap.size_local + imap.num_ghosts
+        cells = {int(c): tuple(np.round(mesh.geometry.x[d].ravel() / R, 9))
+                 for c, d in zip(mesh.topology.original_cell_index[:n], mesh.geometry.dofmaps[0][:n])}
+        return usable, (imap.size_local, imap.num_ghosts, cells)
+
+    usable, first = read()
+    assert not usable
+    assert kept.is_dir() == (comm.size > 1)
+    usable, again = read()
+    assert usable == (comm.size > 1)
+    assert again == first
+    if comm.size > 1:
+        assert first[1] > 0
+        comm.barrier()
+        if comm.rank == 0:
+            h5 = path.with_suffix(".h5")
+            os.utime(h5, ns=(h5.stat().st_atime_ns, h5.stat().st_mtime_ns + 10**9))
+        comm.barrier()
+        usable, third = read()
+        assert not usable and third == first
+        study.build_domain(cases_from_dict(raw)[0], comm)  # mesh.save again: the kept one goes
+        assert not kept.exists()
+
+
 def test_load_missing_file_is_a_validation_error(tmp_path):
     raw = bud_scenario("2d", R, R, 10 * R, 10 * R, R / 4, R, 3 * R)
     raw["mesh"]["load"] = str(tmp_path / "nope.msh")
