@@ -52,12 +52,15 @@ class Domain:
         topology.create_connectivity(tdim - 1, tdim)
         topology.create_connectivity(tdim, tdim - 1)
         kind = dolfinx.fem.IntegralType.exterior_facet if exterior else dolfinx.fem.IntegralType.interior_facet
-        outer = dolfinx.mesh.exterior_facet_indices(topology) if exterior else None
+        if exterior:  # a mask, not np.intersect1d: that sorts all exterior facets again per tag
+            outer = np.zeros(topology.index_map(tdim - 1).size_local + topology.index_map(tdim - 1).num_ghosts,
+                             dtype=bool)
+            outer[dolfinx.mesh.exterior_facet_indices(topology)] = True
         domains = []
         for tag in sorted(set(self.boundaries.values())):
             facets = self.facet_tags.find(tag)
             if exterior:
-                facets = np.intersect1d(facets, outer)
+                facets = facets[outer[facets]]
             domains.append((tag, np.asarray(dolfinx.fem.compute_integration_domains(kind, topology, facets))))
         return domains
 

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import math
 
+import basix.ufl
 import numpy as np
 import ufl
 
@@ -51,7 +52,10 @@ def recover_current(problem, names=None) -> RecoveredCurrent:
     """Consistent boundary current density of a solved CurrentDistribution problem."""
     d = problem.domain
     names = list(problem.electrode) + list(problem.counter) if names is None else list(names)
-    V1 = dolfinx.fem.functionspace(d.mesh, ("Lagrange", 1))
+    V1 = getattr(problem, "V", None)  # the problem's own space when it is P1 (one dofmap fewer)
+    if V1 is None or V1.ufl_element() != basix.ufl.element("Lagrange", d.mesh.basix_cell(), 1,
+                                                           dtype=dolfinx.default_real_type):
+        V1 = dolfinx.fem.functionspace(d.mesh, ("Lagrange", 1))
     v = ufl.TestFunction(V1)
     w = d.weight
     R = assemble_local(problem.volume_residual(problem.phi, v))
@@ -63,7 +67,10 @@ def recover_current(problem, names=None) -> RecoveredCurrent:
     values[mask] = -R[mask] / M[mask]
     field.x.array[:owned] = values[:owned]
     field.x.scatter_forward()
-    return RecoveredCurrent(field, -R, owned, d)
+    current = RecoveredCurrent(field, -R, owned, d)
+    if V1 is getattr(problem, "V", None) and hasattr(problem, "dof_coordinates"):
+        current.__dict__["coordinates"] = problem.dof_coordinates  # the cached property, filled
+    return current
 
 
 def assemble_local(form) -> np.ndarray:

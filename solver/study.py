@@ -268,11 +268,12 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
             {"electrolyte_potential": problem.phi, "plating_current_density": plating},
             {
                 "current_density": vec3,
-                "current_density_magnitude": np.linalg.norm(vec3, axis=1),
+                "current_density_magnitude": np.sqrt(np.einsum("ij,ij->i", vec3, vec3)),
                 "conductivity": problem.kappa.x.array[:n_owned],
                 "region": region,
             },
             {"region_names": [f"{v}={k}" for k, v in d.regions.items()]},
+            coordinates=problem.dof_coordinates,
         )
         _write_electrode_csv(folder, case, current)
     if comm.rank == 0:

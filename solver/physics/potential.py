@@ -45,6 +45,7 @@ Control:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import basix.ufl
@@ -561,6 +562,15 @@ class CurrentDistribution:
         eta = -math.asinh(i_app / (2 * bv.i0)) / (a * self.f)
         return bv.e_eq + eta - i_app * ymax / kappa_min
 
+    @functools.cached_property
+    def dof_coordinates(self) -> np.ndarray:
+        """Coordinates of the local (owned and ghost) DOFs of ``V``, tabulated once (the mesh does
+        not move during a problem's life): the initial guess, the recovered current and the
+        field output use them."""
+        x = self.V.tabulate_dof_coordinates()
+        x.flags.writeable = False
+        return x
+
     def _ohmic_initial_guess(self) -> None:
         """phi = -i_app (H - y) / kappa_min: the 1D ohmic profile, so that the first Newton
         iterate sees the kinetic overpotential only (not the whole cell voltage)."""
@@ -568,7 +578,10 @@ class CurrentDistribution:
         height = self._height()
         kappa = min(self.conductivity.values())
         i_app = self.current_density
-        self.phi.interpolate(lambda x: -i_app * (height - x[gdim - 1]) / kappa)
+        # Lagrange DOFs are point values at the nodes: evaluated there directly (interpolating the
+        # lambda evaluates it at every cell's nodes, 2.9 s at 6.5M tetrahedra against 0.4 s)
+        y = self.dof_coordinates[:, gdim - 1]
+        self.phi.x.array[:] = -i_app * (height - y) / kappa
 
     def _unloaded_voltage(self) -> float:
         """Electrode potential at zero current (E_eq; the first boundary's when they differ)."""
