@@ -134,9 +134,9 @@ class KeptPartition:
         self.folder = path.with_name(f"{path.stem}.partition-{comm.size}")
         stamp, usable = None, False
         if comm.rank == 0:
-            h5 = path.with_suffix(".h5").stat()
-            stamp = {"h5_bytes": h5.st_size, "h5_mtime_ns": h5.st_mtime_ns, "ranks": comm.size}
             try:
+                h5 = path.with_suffix(".h5").stat()
+                stamp = {"h5_bytes": h5.st_size, "h5_mtime_ns": h5.st_mtime_ns, "ranks": comm.size}
                 usable = json.loads((self.folder / "kept.json").read_text()) == stamp
             except (OSError, ValueError):
                 usable = False
@@ -181,7 +181,7 @@ class KeptPartition:
         """After ``create_mesh`` (collective): a partition computed in this read goes next to the file."""
         import numpy as np
 
-        if self.computed is None:
+        if self.computed is None or self.stamp is None:
             return
         start, dest, offsets = self.computed
         parts = comm.gather((offsets.size - 1, dest, offsets), root=0)
