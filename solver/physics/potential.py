@@ -48,6 +48,7 @@ import dataclasses
 import functools
 import math
 
+import basix
 import basix.ufl
 import numpy as np
 import ufl
@@ -826,7 +827,8 @@ def interpolation_matrix(coarse, fine):
 
     ec, ef = coarse.ufl_element().basix_element, fine.ufl_element().basix_element
     if (coarse.mesh is not fine.mesh or coarse.dofmap.bs != 1 or fine.dofmap.bs != 1
-            or not ef.dof_transformations_are_identity or not ec.dof_transformations_are_identity):
+            or not ef.dof_transformations_are_identity or not ec.dof_transformations_are_identity
+            or not ef.map_type == ec.map_type == basix.MapType.identity):
         P = dolfinx.fem.petsc.interpolation_matrix(coarse, fine)
         P.assemble()
         return P
