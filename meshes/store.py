@@ -175,7 +175,9 @@ class KeptPartition:
                 ok = kept[0].size == kept[1][-1] and bool(np.all((kept[0] >= 0) & (kept[0] < comm.size)))
         except (OSError, ValueError, IndexError):
             ok = False
-        return kept if comm.allreduce(ok, op=_land()) else None
+        from solver._dolfinx import MPI
+
+        return kept if comm.allreduce(ok, op=MPI.LAND) else None
 
     def keep(self, comm) -> None:
         """After ``create_mesh`` (collective): a partition computed in this read goes next to the file."""
@@ -202,12 +204,6 @@ class KeptPartition:
             os.rename(partial, self.folder)
         except OSError:  # a read-only folder, or another run kept it first: nothing is lost
             shutil.rmtree(partial, ignore_errors=True)
-
-
-def _land():
-    from solver._dolfinx import MPI
-
-    return MPI.LAND
 
 
 def write_xdmf(path: Path, mesh, cell_tags, facet_tags, info: GeometryInfo, builder: Builder,

@@ -29,10 +29,13 @@ class RecoveredCurrent:
     reaction: np.ndarray  # -R_i (A or A/m in 2D) per local P1 DOF, owned entries valid
     owned: int  # number of owned DOFs
     domain: object
+    known_coordinates: np.ndarray | None = None  # the field space's DOF coordinates, where known already
 
     @functools.cached_property
     def coordinates(self) -> np.ndarray:
         """Coordinates of the field's DOFs (local), tabulated once."""
+        if self.known_coordinates is not None:
+            return self.known_coordinates
         return self.field.function_space.tabulate_dof_coordinates()
 
     def dofs(self, names) -> np.ndarray:
@@ -67,10 +70,9 @@ def recover_current(problem, names=None) -> RecoveredCurrent:
     values[mask] = -R[mask] / M[mask]
     field.x.array[:owned] = values[:owned]
     field.x.scatter_forward()
-    current = RecoveredCurrent(field, -R, owned, d)
-    if V1 is getattr(problem, "V", None) and hasattr(problem, "dof_coordinates"):
-        current.__dict__["coordinates"] = problem.dof_coordinates  # the cached property, filled
-    return current
+    shared = V1 is getattr(problem, "V", None) and hasattr(problem, "dof_coordinates")
+    known = problem.dof_coordinates if shared else None
+    return RecoveredCurrent(field, -R, owned, d, known)
 
 
 def assemble_local(form) -> np.ndarray:
