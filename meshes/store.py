@@ -141,8 +141,7 @@ class KeptPartition:
             except (OSError, ValueError):
                 usable = False
         self.stamp, self.usable = comm.bcast((stamp, usable), root=0)
-        self.computed = None  # (this rank's first file cell, destinations, offsets) when partitioned here
-        self.reused = False
+        self.computed = None  # (destinations, offsets) of this rank's cells when partitioned here
 
     def __call__(self, comm, nparts, cell_types, cells):
         import numpy as np
@@ -154,15 +153,16 @@ class KeptPartition:
         if self.usable and nparts == comm.size:
             kept = self._read(comm, start, n)
             if kept is not None:
-                self.reused = True
                 return dolfinx.cpp.graph.AdjacencyList_int32(*kept)
         result = _shared_facet_partitioner()(comm, nparts, cell_types, cells)
-        self.computed = (start, np.array(result.array, dtype=np.int32), np.array(result.offsets, dtype=np.int64))
+        self.computed = (np.array(result.array, dtype=np.int32), np.array(result.offsets, dtype=np.int64))
         return result
 
     def _read(self, comm, start: int, n: int):
         """This rank's destinations and offsets from the kept partition, or None on every rank."""
         import numpy as np
+
+        from solver._dolfinx import MPI
 
         kept = None
         try:
@@ -175,8 +175,6 @@ class KeptPartition:
                 ok = kept[0].size == kept[1][-1] and bool(np.all((kept[0] >= 0) & (kept[0] < comm.size)))
         except (OSError, ValueError, IndexError):
             ok = False
-        from solver._dolfinx import MPI
-
         return kept if comm.allreduce(ok, op=MPI.LAND) else None
 
     def keep(self, comm) -> None:
@@ -185,20 +183,18 @@ class KeptPartition:
 
         if self.computed is None or self.stamp is None:
             return
-        start, dest, offsets = self.computed
-        parts = comm.gather((offsets.size - 1, dest, offsets), root=0)
+        parts = comm.gather(self.computed, root=0)
         if comm.rank != 0:
             return
-        counts = np.array([p[0] for p in parts], dtype=np.int64)
-        shift = np.cumsum([0] + [p[1].size for p in parts[:-1]])
-        all_offsets = np.concatenate([p[2][:-1] + s for p, s in zip(parts, shift)]
-                                     + [np.array([shift[-1] + parts[-1][1].size])])
+        counts = np.array([offsets.size - 1 for _, offsets in parts], dtype=np.int64)
+        lengths = np.concatenate([np.diff(offsets) for _, offsets in parts])  # destinations per file cell
+        all_offsets = np.concatenate([[0], np.cumsum(lengths)])
         partial = self.folder.with_name(f"{self.folder.name}.partial-{os.getpid()}")
         try:
             partial.mkdir(parents=True)
             np.save(partial / "counts.npy", counts)
             np.save(partial / "offsets.npy", all_offsets.astype(np.int64))
-            np.save(partial / "destinations.npy", np.concatenate([p[1] for p in parts]))
+            np.save(partial / "destinations.npy", np.concatenate([dest for dest, _ in parts]))
             (partial / "kept.json").write_text(json.dumps(self.stamp))
             shutil.rmtree(self.folder, ignore_errors=True)
             os.rename(partial, self.folder)
