@@ -86,12 +86,14 @@ def read_mesh(f, comm, path: Path | None = None):
     without the graph partition that ``read_mesh`` always runs. 6.5M tetrahedra, 1 rank: 33 s ->
     11 s (``bench/mesh_read.py``). In parallel, with ``path`` (the file ``f`` reads), the partition
     is kept next to the file and used again by the next read on as many ranks
-    (:class:`KeptPartition`). Coordinate elements other than Lagrange (serendipity) go through
-    ``f.read_mesh``."""
+    (:class:`KeptPartition`). On one rank, a degree-1 mesh is built in the file's cell order
+    (:func:`solver._dolfinx.create_mesh_in_file_order`: no dual graph, no reordering), which is
+    dolfinx's order for a file written from a dolfinx mesh (``write_xdmf``). Coordinate elements
+    other than Lagrange (serendipity) go through ``f.read_mesh``."""
     import basix.ufl
     import ufl
 
-    from solver._dolfinx import create_mesh, dolfinx
+    from solver._dolfinx import create_mesh, create_mesh_in_file_order, dolfinx
 
     CellType = dolfinx.mesh.CellType
     cell_type, degree = f.read_cell_type("mesh")
@@ -101,12 +103,16 @@ def read_mesh(f, comm, path: Path | None = None):
     x = f.read_geometry_data("mesh")
     element = basix.ufl.element("Lagrange", cell_type.name, degree, basix.LagrangeVariant.unset,
                                 shape=(x.shape[1],))
-    partitioner = None
-    if comm.size > 1:
-        partitioner = KeptPartition(path, comm) if path is not None else _shared_facet_partitioner()
-    mesh = create_mesh(comm, cells, ufl.Mesh(element), x, partitioner)
-    if isinstance(partitioner, KeptPartition):
-        partitioner.keep(comm)
+    domain = ufl.Mesh(element)
+    if comm.size == 1 and degree == 1:
+        mesh = create_mesh_in_file_order(comm, cells, domain, x)
+    else:
+        partitioner = None
+        if comm.size > 1:
+            partitioner = KeptPartition(path, comm) if path is not None else _shared_facet_partitioner()
+        mesh = create_mesh(comm, cells, domain, x, partitioner)
+        if isinstance(partitioner, KeptPartition):
+            partitioner.keep(comm)
     mesh.name = "mesh"
     return mesh
 

@@ -136,9 +136,11 @@ def test_read_mesh_builds_the_mesh_dolfinx_read_mesh_builds(tmp_path, dimension,
     """meshes.store.read_mesh (the fast read) against dolfinx's XDMFFile.read_mesh: the same
     coordinate element, every file cell with the same nodes, and cells that share a facet with
     another rank ghosted."""
+    import numpy as np
     from dolfinx.io import XDMFFile
 
     from meshes.store import read_mesh
+    from solver._dolfinx import dolfinx
 
     path = _shared(tmp_path) / "bud.xdmf"
     raw = bud_scenario(dimension, 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=order, degree=1)
@@ -154,6 +156,17 @@ def test_read_mesh_builds_the_mesh_dolfinx_read_mesh_builds(tmp_path, dimension,
     assert _cells_by_file_index(ours) == _cells_by_file_index(theirs)
     ghosts = ours.topology.index_map(tdim).num_ghosts
     assert (ghosts > 0) == (MPI.COMM_WORLD.size > 1)
+    for mesh in (ours, theirs):
+        mesh.topology.create_entities(tdim - 1)
+        mesh.topology.create_connectivity(tdim - 1, tdim)
+    for dim in (0, tdim - 1):
+        assert ours.topology.index_map(dim).size_global == theirs.topology.index_map(dim).size_global
+    exterior = [MPI.COMM_WORLD.allreduce(int(np.sum(dolfinx.mesh.exterior_facet_indices(m.topology)
+                                                    < m.topology.index_map(tdim - 1).size_local)))
+                for m in (ours, theirs)]
+    assert exterior[0] == exterior[1] > 0
+    if MPI.COMM_WORLD.size == 1 and order == 1:  # built in the file's cell order (create_mesh_in_file_order)
+        assert np.array_equal(ours.topology.original_cell_index, np.arange(len(ours.topology.original_cell_index)))
 
 
 @pytest.mark.mpi
