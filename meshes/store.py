@@ -44,7 +44,7 @@ def meshing_code_digest() -> str:
 
 def read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str):
     """A mesh written by :func:`write_xdmf`, read and partitioned in parallel."""
-    from solver._dolfinx import dolfinx
+    from solver._dolfinx import create_facets
     from dolfinx.io import XDMFFile
 
     saved, problem = None, None
@@ -63,7 +63,7 @@ def read_xdmf(path: Path, builder: Builder, params_json: dict, comm, source: str
     try:
         with XDMFFile(comm, str(path), "r") as f:
             mesh = read_mesh(f, comm, path)
-            mesh.topology.create_connectivity(mesh.topology.dim - 1, mesh.topology.dim)
+            create_facets(mesh)
             if fast:
                 cell_tags, facet_tags = read_tag_arrays(path, mesh)
             else:  # written before the tag arrays existed (or by another tool): the XDMF tags
