@@ -26,6 +26,7 @@ def main() -> None:
     from dolfinx.io import XDMFFile
 
     from meshes.store import KeptPartition, read_mesh, read_tag_arrays, tag_files
+    from solver._dolfinx import create_facets
 
     comm = MPI.COMM_WORLD
     path = Path(sys.argv[1])
@@ -35,7 +36,7 @@ def main() -> None:
         mesh = read_mesh(f, comm, path)
         t.append(time.perf_counter())
         tdim = mesh.topology.dim
-        mesh.topology.create_connectivity(tdim - 1, tdim)
+        create_facets(mesh)  # as meshes.store.read_xdmf does
         mesh.topology.create_connectivity(tdim, tdim - 1)
         t.append(time.perf_counter())
         if all(p.is_file() for p in tag_files(Path(sys.argv[1]))):
