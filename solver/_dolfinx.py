@@ -100,8 +100,8 @@ def create_mesh_in_file_order(comm, cells, domain, x):
         comm, [cell_type], [flat], [np.arange(len(cells), dtype=np.int64)], [np.empty(0, np.int32)],
         np.empty(0, np.int64), 1)
     x = np.ascontiguousarray(x, dtype=np.dtype(cmap.dtype))
-    create = dolfinx.cpp.mesh.create_geometry
-    geometry = create(topology, [cmap._cpp_object], np.arange(len(x), dtype=np.int64), flat, x.reshape(-1), x.shape[1])
+    nodes = np.arange(len(x), dtype=np.int64)  # node i is row i of x
+    geometry = dolfinx.cpp.mesh.create_geometry(topology, [cmap._cpp_object], nodes, flat, x.reshape(-1), x.shape[1])
     mesh_type = dolfinx.cpp.mesh.Mesh_float64 if x.dtype == np.float64 else dolfinx.cpp.mesh.Mesh_float32
     return dolfinx.mesh.Mesh(mesh_type(comm, topology, geometry), domain)
 
