@@ -18,7 +18,7 @@ import math
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, dolfinx
+from solver._dolfinx import MPI, dolfinx, lagrange_space
 from solver.domain import Domain
 from solver.errors import UserError
 from solver.physics.phasefield import PhaseField, PhaseFieldParameters, region_indicator
@@ -290,7 +290,7 @@ class PhaseFieldModel:
         s = case.scenario
         self.case = case
         p = parameters(case)
-        V1 = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", s.solver.degree))
+        V1 = lagrange_space(domain.mesh, s.solver.degree)
         li_regions = [r for m in s.materials.values() if isinstance(m, LithiumMaterial) for r in m.regions]
         xi0 = region_indicator(domain, V1, li_regions)
         if s.physics.phase_field.initial_roughness is not None:

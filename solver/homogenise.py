@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options, lagrange_space
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.materials import SOLID_ELECTROLYTES
@@ -266,7 +266,7 @@ def homogenise(
     volume = domain.integrate(ufl.as_ufl(1.0) * domain.dx)
     fractions = {r: domain.integrate(ufl.as_ufl(1.0) * domain.dx(t)) / volume for r, t in domain.regions.items()}
 
-    V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+    V = lagrange_space(mesh, degree)
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     a = ufl.inner(sigma * ufl.grad(u), ufl.grad(v)) * ufl.dx
     fdim = dim - 1
@@ -338,7 +338,7 @@ def film_asr(
     bottom = ["li_bottom"]
     if "filament_surface" in domain.boundaries and "lithium" not in domain.regions:
         bottom.append("filament_surface")
-    V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+    V = lagrange_space(mesh, degree)
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     a = ufl.inner(sigma * ufl.grad(u), ufl.grad(v)) * ufl.dx
     L = dolfinx.fem.Constant(mesh, PETSc.ScalarType(0.0)) * v * ufl.dx

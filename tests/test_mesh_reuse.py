@@ -359,3 +359,63 @@ def test_sweep_meshes_its_geometry_once(tmp_path, monkeypatch):
     single = _raw()
     single["physics"] = {"electrode": {"kinetics": {"exchange_current_density": 10.0}}}
     assert solve(single)["tip_over_far"] == pytest.approx(tips[0], rel=1e-10)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("cell, degree, shape, made", [
+    ("tetrahedron", 1, None, []), ("tetrahedron", 2, None, [1]), ("tetrahedron", 3, (3,), [1, 2]),
+    ("triangle", 2, (2,), [1]), ("hexahedron", 2, None, [1, 2]),
+])
+def test_lagrange_space_creates_the_dof_entities_first_and_gives_dolfinx_space(cell, degree, shape, made, monkeypatch):
+    """solver._dolfinx.lagrange_space creates exactly the entities that carry DOFs below the
+    cells (none for P1) before the space, and the space is dolfinx's own: same global size, same
+    cell DOFs as functionspace on an identical mesh, and the same interpolant."""
+    import numpy as np
+
+    from solver._dolfinx import dolfinx, lagrange_space
+
+    comm = MPI.COMM_WORLD
+    CellType = dolfinx.mesh.CellType
+
+    def mesh():
+        if cell == "triangle":
+            return dolfinx.mesh.create_unit_square(comm, 5, 4)
+        return dolfinx.mesh.create_unit_cube(comm, 3, 3, 2, getattr(CellType, cell))
+
+    def made_dims(m):
+        out = []
+        for d in range(1, m.topology.dim):
+            try:
+                m.topology.index_map(d)
+            except RuntimeError:  # "Missing IndexMap in Topology"
+                continue
+            out.append(d)
+        return out
+
+    ours, theirs = mesh(), mesh()
+    before = made_dims(ours)
+    original, seen = dolfinx.fem.functionspace, []
+
+    def functionspace(m, element):  # what exists when dolfinx builds the dofmap
+        seen.append(made_dims(m))
+        return original(m, element)
+
+    monkeypatch.setattr(dolfinx.fem, "functionspace", functionspace)
+    V = lagrange_space(ours, degree, shape)
+    monkeypatch.undo()
+    assert seen == [sorted(set(before) | set(made))]  # created before, not by the dofmap builder
+    assert made_dims(ours) == seen[0]
+    W = dolfinx.fem.functionspace(theirs, ("Lagrange", degree, shape) if shape else ("Lagrange", degree))
+    assert V.dofmap.index_map.size_global == W.dofmap.index_map.size_global
+    assert V.dofmap.index_map_bs == W.dofmap.index_map_bs
+    assert np.array_equal(V.dofmap.list, W.dofmap.list)
+    f, g = dolfinx.fem.Function(V), dolfinx.fem.Function(W)
+    n = int(np.prod(shape)) if shape else 1
+
+    def expr(x):
+        values = x[0] ** degree + x[1] * x[-1]
+        return np.tile(values, (n, 1)) if shape else values
+
+    f.interpolate(expr)
+    g.interpolate(expr)
+    assert np.allclose(f.x.array, g.x.array, rtol=0, atol=1e-14)

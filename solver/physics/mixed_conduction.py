@@ -60,7 +60,7 @@ import basix.ufl
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options, lagrange_space
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT, ButlerVolmer
@@ -172,9 +172,9 @@ class MixedConduction:
 
         mesh = domain.mesh
         self.has_electrons = any(r.electronic > 0 for r in self.regions.values())
-        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.V = lagrange_space(mesh, degree)
         self.phi_i = dolfinx.fem.Function(self.V, name="ionic_potential")
-        self.W = dolfinx.fem.functionspace(mesh, ("Lagrange", degree)) if self.has_electrons else None
+        self.W = lagrange_space(mesh, degree) if self.has_electrons else None
         self.phi_e = dolfinx.fem.Function(self.W, name="electronic_potential") if self.has_electrons else None
         self.R = None
         self.voltage = None

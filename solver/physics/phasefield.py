@@ -49,7 +49,7 @@ import basix.ufl
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options, lagrange_space
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT
@@ -175,9 +175,9 @@ class PhaseField:
         self.f = FARADAY / (GAS_CONSTANT * params.temperature)
         self.c_s = 1.0 / params.molar_volume
         mesh = domain.mesh
-        self.Vx = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
-        self.Vu = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
-        self.Vp = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.Vx = lagrange_space(mesh, degree)
+        self.Vu = lagrange_space(mesh, degree)
+        self.Vp = lagrange_space(mesh, degree)
         self.R = dolfinx.fem.functionspace(mesh, basix.ufl.real_element(mesh.basix_cell(), ()))
         self.xi = dolfinx.fem.Function(self.Vx, name="order_parameter")
         self.u = dolfinx.fem.Function(self.Vu, name="normalised_concentration")

@@ -39,7 +39,7 @@ import math
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options, lagrange_space
 from solver.domain import Domain
 from solver.errors import SolverError
 
@@ -192,8 +192,8 @@ class Piezoelectricity:
         self.gdim = mesh.geometry.dim
         if domain.axisymmetric:
             self._check_axisymmetric(material)
-        self.U = dolfinx.fem.functionspace(mesh, ("Lagrange", degree, (self.gdim,)))
-        self.P = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.U = lagrange_space(mesh, degree, (self.gdim,))
+        self.P = lagrange_space(mesh, degree)
         self.u = dolfinx.fem.Function(self.U, name="displacement")
         self.psi = dolfinx.fem.Function(self.P, name="piezo_potential")
         self.C = dolfinx.fem.Constant(mesh, material.C)

@@ -53,7 +53,7 @@ import basix.ufl
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options, lagrange_space
 from solver.domain import Domain
 from solver.errors import SolverError
 
@@ -169,7 +169,7 @@ class CurrentDistribution:
         self.floating_potential: dict = {}  # name -> real Function after a solve with floating conductors
 
         mesh = domain.mesh
-        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.V = lagrange_space(mesh, degree)
         self.kappa = self._conductivity_field()
         self.phi = dolfinx.fem.Function(self.V, name="electrolyte_potential")
         self.source = None  # optional volumetric source (MMS); set by tests
@@ -676,7 +676,7 @@ class CurrentDistribution:
         filmed = [name for name, bv, _ in self._surfaces() if bv.film_resistance > 0]
         bcs = [self._counter_bc(0.0)]
         if filmed:
-            W = dolfinx.fem.functionspace(mesh, ("Lagrange", self.degree))
+            W = lagrange_space(mesh, self.degree)
             self.film = dolfinx.fem.Function(W, name="film_potential_drop")
             on_film = dolfinx.fem.locate_dofs_topological(W, fdim, self.domain.facets(filmed))
             n_local = W.dofmap.index_map.size_local + W.dofmap.index_map.num_ghosts

@@ -48,7 +48,7 @@ import basix.ufl
 import numpy as np
 import ufl
 
-from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options
+from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options, lagrange_space
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT, ButlerVolmer
@@ -142,8 +142,8 @@ class Tertiary:
 
         mesh = domain.mesh
         # separate (equal) spaces for c and phi: a Dirichlet condition names its block by its space
-        self.Vc = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
-        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
+        self.Vc = lagrange_space(mesh, degree)
+        self.V = lagrange_space(mesh, degree)
         self.R = dolfinx.fem.functionspace(mesh, basix.ufl.real_element(mesh.basix_cell(), ()))
         self.c = dolfinx.fem.Function(self.Vc, name="concentration")
         self.c_old = dolfinx.fem.Function(self.Vc)
