@@ -2,6 +2,8 @@
 
     python bench/mesh_read.py CACHE_ENTRY/mesh.xdmf          # or under mpirun -n N
     python bench/mesh_read.py CACHE_ENTRY/mesh.xdmf --timings  # and DOLFINx's own timers (create_mesh's steps)
+    python bench/mesh_read.py CACHE_ENTRY/mesh.xdmf --p2-space # and a P2 space, solver._dolfinx.lagrange_space
+                                                               # against dolfinx.fem.functionspace (change 23)
 
 Prints, max over ranks: the mesh read (``meshes.store.read_mesh``: the arrays, then create_mesh:
 partition, topology, reordering), the facet-to-cell connectivity, the tags from the arrays next to the file (what
@@ -66,6 +68,19 @@ def main() -> None:
               f"{steps[1]:.2f} s, tag arrays {steps[2]:.2f} s (total {sum(steps[:3]):.2f} s); "
               f"for comparison, XDMF cell tags {steps[3]:.2f} s, facet tags {steps[4]:.2f} s, "
               f"dolfinx's XDMFFile.read_mesh {dolfinx_read:.2f} s")
+    if "--p2-space" in sys.argv[2:]:  # each on a mesh of its own, read as above (the edges are the point)
+        from solver._dolfinx import lagrange_space
+
+        for label, make in (("dolfinx.fem.functionspace", lambda m: dolfinx.fem.functionspace(m, ("Lagrange", 2))),
+                            ("lagrange_space", lambda m: lagrange_space(m, 2))):
+            with XDMFFile(comm, str(path), "r") as f:
+                mesh = read_mesh(f, comm, path)
+            start = time.perf_counter()
+            V = make(mesh)
+            took = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
+            if comm.rank == 0:
+                print(f"P2 space ({V.dofmap.index_map.size_global} DOFs), edges included, by {label}: {took:.2f} s")
+            del V, mesh
     if "--timings" in sys.argv[2:]:
         dolfinx.common.list_timings(comm)
 
