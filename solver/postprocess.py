@@ -95,7 +95,7 @@ def boundary_stats(current: RecoveredCurrent, names) -> dict:
     i = current.field
     mean = d.integrate(i * w * ds) / area
     # the mean as a Constant, not a float: a float literal is compiled into the form, and each new
-    # value (every case, every mesh) JIT-compiled the variance form again (~1 s per boundary set)
+    # value (every case, every mesh) JIT-compiled the variance forms again (docs/performance.md, change 24)
     centre = dolfinx.fem.Constant(d.mesh, dolfinx.default_scalar_type(mean))
     var = d.integrate((i - centre) ** 2 * w * ds) / area
     vals = i.x.array[current.dofs(names)]
