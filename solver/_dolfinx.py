@@ -20,7 +20,7 @@ from mpi4py import MPI  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
 __all__ = ["dolfinx", "MPI", "PETSc", "fresh_options", "create_mesh", "create_mesh_in_file_order", "create_facets",
-           "fast_create_mesh", "lagrange_space"]
+           "entity_threads", "fast_create_mesh", "lagrange_space"]
 
 _LEFT: dict[str, set[str]] = {}  # prefix -> option names a solver put into PETSc's global database
 
@@ -118,20 +118,40 @@ def create_mesh_in_file_order(comm, cells, domain, x):
     return dolfinx.mesh.Mesh(mesh_type(comm, topology, geometry), domain)
 
 
+def entity_threads(comm) -> int:
+    """Threads for ``Topology.create_entities`` on each rank: the cores this process may run on,
+    shared among the ranks of ``comm`` on the same node; 0 (no threads: dolfinx's one-thread radix
+    sort, faster than its sample sort on one thread) where that leaves one core or fewer. Facets
+    of 6.5M tetrahedra on 2 cores: 4.3 -> 3.7 s (docs/performance.md, change 25)."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        ranks_here = node.size
+    finally:
+        node.Free()
+    threads = cores // ranks_here
+    return threads if threads > 1 else 0
+
+
 def create_facets(mesh) -> None:
     """Create the facets of ``mesh`` and their facet-to-cell connectivity, the facets through
-    ``Topology.create_entities``, whose Python default (``num_threads=0``) sorts the facet keys by
-    radix sort; ``create_connectivity`` alone creates them by the C++ default, a one-thread sample
-    sort. 6.5M tetrahedra: 9.0 -> 7.1 s (docs/performance.md, change 22)."""
+    ``Topology.create_entities`` on :func:`entity_threads` threads; ``create_connectivity`` alone
+    creates them by the C++ default, a one-thread sample sort. 6.5M tetrahedra: 9.0 -> 7.1 s
+    (docs/performance.md, change 22), 4.3 -> 3.7 s on two threads (change 25)."""
     tdim = mesh.topology.dim
-    mesh.topology.create_entities(tdim - 1)
+    mesh.topology.create_entities(tdim - 1, entity_threads(mesh.comm))
     mesh.topology.create_connectivity(tdim - 1, tdim)
 
 
 def lagrange_space(mesh, degree: int, shape: tuple | None = None):
     """``dolfinx.fem.functionspace(mesh, ("Lagrange", degree[, shape]))``, with the mesh entities
     that carry its DOFs below the cells (edges for P2 on tetrahedra; edges and faces for P3, or for
-    Q2 on hexahedra) created first through ``Topology.create_entities``, i.e. by radix sort, as
+    Q2 on hexahedra) created first through ``Topology.create_entities`` on :func:`entity_threads` threads, as
     :func:`create_facets` does for facets. The dofmap builder would create them the slower way
     (one-thread sample sort). P2 on 2.2M tetrahedra: edges and space 3.5 -> 2.8-3.2 s
     (docs/performance.md, change 23). Entities that exist already are kept."""
@@ -140,9 +160,11 @@ def lagrange_space(mesh, degree: int, shape: tuple | None = None):
     element = basix.ufl.element("Lagrange", mesh.basix_cell(), degree, shape=shape,
                                 dtype=mesh.geometry.x.dtype)
     tdim = mesh.topology.dim
+    threads = None
     for dim, counts in enumerate(element.num_entity_dofs[:tdim]):
         if dim > 0 and any(counts):
-            mesh.topology.create_entities(dim)
+            threads = entity_threads(mesh.comm) if threads is None else threads
+            mesh.topology.create_entities(dim, threads)
     return dolfinx.fem.functionspace(mesh, element)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import ufl
 
 from solver._dolfinx import MPI, dolfinx
+from solver.arrays import distinct
 
 
 @dataclasses.dataclass
@@ -101,7 +102,7 @@ class Domain:
         tdim = self.mesh.topology.dim
         self.mesh.topology.create_connectivity(tdim - 1, tdim)
         f2c = self.mesh.topology.connectivity(tdim - 1, tdim)
-        return np.unique(links_of(f2c, facets))
+        return distinct(links_of(f2c, facets))
 
     def region_cells(self, name: str) -> np.ndarray:
         return self.cell_tags.find(self.regions[name])

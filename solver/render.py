@@ -54,6 +54,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from solver.arrays import distinct  # noqa: E402
+
 pv.OFF_SCREEN = True
 
 __all__ = ["render_folder"]
@@ -183,7 +185,7 @@ _TET10_SPLIT = np.array(
 def _linear_simplices(grid: pv.UnstructuredGrid) -> tuple[pv.UnstructuredGrid, int, np.ndarray]:
     """Linear triangles/tetrahedra on the same points (P2 cells split, so that every nodal value
     shows); returns (grid, topological dimension, corner connectivity of the original cells)."""
-    types = np.unique(np.asarray(grid.celltypes))
+    types = distinct(np.asarray(grid.celltypes))
     if len(types) != 1:
         raise ValueError(f"mixed cell types {types.tolist()} are not supported")
     ctype = int(types[0])
@@ -434,7 +436,7 @@ def _electrode_facets(pts: np.ndarray, boundary: np.ndarray, electrode: Electrod
     axis (a wall facet can join two electrode vertices, e.g. across a cut shell)."""
     if electrode is None or len(boundary) == 0:
         return np.zeros((0, tdim), dtype=int)
-    verts = np.unique(boundary)
+    verts = distinct(boundary)
     scale = max(float(np.ptp(pts, axis=0).max()), 1e-30)
     tol = 1e-6 * scale
     mask = np.zeros(len(pts), dtype=bool)
@@ -475,7 +477,7 @@ def _interface_label(raw: pv.DataSet, region: np.ndarray) -> str:
             tag, _, name = str(item).partition("=")
             if name and tag.strip().lstrip("-").isdigit():
                 names[int(tag)] = name.strip()
-    present = [names.get(int(t), f"region {int(t)}") for t in np.unique(region)]
+    present = [names.get(int(t), f"region {int(t)}") for t in distinct(region)]
     if len(present) == 2:
         others = [n for n in present if n != "electrolyte"] or present[:1]
         rest = [n for n in present if n != others[0]]

@@ -32,6 +32,7 @@ import ufl
 
 from solver import checkpoint, protocol as protocol_lib
 from solver._dolfinx import MPI, dolfinx
+from solver.arrays import distinct
 from solver.domain import Domain
 from solver.errors import SolverError, UserError
 from solver.output import gather_grid, write_json
@@ -136,7 +137,7 @@ class Observer:
         owned = V.dofmap.index_map.size_local
         fdim = d.mesh.topology.dim - 1
         per_name = {n: dolfinx.fem.locate_dofs_topological(V, fdim, d.facets([n])) for n in self.names}
-        dofs = np.unique(np.concatenate(list(per_name.values())))
+        dofs = distinct(np.concatenate(list(per_name.values())))
         rank, dof = nearest_dof(V, dofs[dofs < owned], point, d.comm)
         name = next((n for n, ds in per_name.items() if dof in ds), "") if dof >= 0 else ""
         return rank, dof, name

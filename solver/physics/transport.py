@@ -49,6 +49,7 @@ import numpy as np
 import ufl
 
 from solver._dolfinx import MPI, PETSc, dolfinx, fresh_options, lagrange_space
+from solver.arrays import distinct
 from solver.domain import Domain
 from solver.errors import SolverError
 from solver.physics.potential import FARADAY, GAS_CONSTANT, ButlerVolmer
@@ -283,7 +284,7 @@ class Tertiary:
         if getattr(self, "_liquid_nodes", None) is None:
             cells = np.flatnonzero(self.liquid.x.array > 0.5)
             mark = dolfinx.fem.Function(self.Vc)
-            mark.x.array[np.unique(self.Vc.dofmap.list[cells])] = 1.0
+            mark.x.array[distinct(self.Vc.dofmap.list[cells])] = 1.0
             mark.x.scatter_reverse(dolfinx.la.InsertMode.add)  # a node touched on any rank
             mark.x.scatter_forward()
             self._liquid_nodes = (mark.x.array > 0.5).astype(np.int8)
@@ -385,7 +386,7 @@ class Tertiary:
     def _interface_dofs(self) -> np.ndarray:
         """c nodes on liquid/solid interfaces (touching both a liquid and a solid cell)."""
         cells = np.flatnonzero(self.liquid.x.array < 0.5)
-        solid = np.unique(self.Vc.dofmap.list[cells]).astype(np.int32)
+        solid = distinct(self.Vc.dofmap.list[cells]).astype(np.int32)
         return solid[self.liquid_nodes()[solid] == 1]
 
     def salt_amount(self) -> float:
