@@ -246,7 +246,10 @@ def write_case(folder: Path, case: Case, problem: CurrentDistribution, current, 
         V = problem.V
         # recovered boundary current (P1) on the output space, zero away from the boundaries
         plating = dolfinx.fem.Function(V, name="plating_current_density")
-        plating.interpolate(current.field)
+        if current.field.function_space is V:  # recovered on the problem's own (P1) space: a copy
+            plating.x.array[:] = current.field.x.array
+        else:
+            plating.interpolate(current.field)
         names = _recovered_names(problem)
         on_boundary = dolfinx.fem.locate_dofs_topological(V, tdim - 1, d.facets(names))
         keep = np.zeros(plating.x.array.size, dtype=bool)

@@ -76,3 +76,35 @@ def test_unwritable_fields_file_is_one_clear_error_on_every_rank(tmp_path):
     missing = _shared(tmp_path) / "no" / "such" / "folder" / "fields.vtkhdf"
     with pytest.raises(UserError, match="cannot write .*fields.vtkhdf"):
         write_fields(missing, V, points, cells)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("degree", [1, 2])
+def test_written_plating_current_is_the_recovered_one_on_the_boundaries(tmp_path, degree):
+    """fields.vtkhdf's plating_current_density is the recovered boundary current (a copy of it on
+    a P1 problem, interpolated on P2): the electrode_current.csv values at the electrode vertices, zero
+    away from the recovered boundaries."""
+    import pyvista as pv
+
+    from solver import study
+    from solver.scenario import cases_from_dict
+    from tests.util_scenarios import bud_scenario
+
+    R = 1e-6
+    raw = bud_scenario("2d", 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=1, degree=degree)
+    case = cases_from_dict(raw)[0]
+    domain = study.build_domain(case, MPI.COMM_WORLD)
+    problem, _, current, metrics, layer = study.solve_case(case, domain)
+    folder = _shared(tmp_path)
+    study.write_case(folder, case, problem, current, metrics, True, layer)
+    if MPI.COMM_WORLD.rank != 0:
+        return
+    grid = pv.read(str(folder / "fields.vtkhdf"))
+    table = np.genfromtxt(folder / "electrode_current.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    field = grid.point_data["plating_current_density"]
+    at = {tuple(np.round(p / R, 6)): v for p, v in zip(grid.points, field)}
+    csv = [at[tuple(np.round(np.array([r["x_m"], r["y_m"], r["z_m"]]) / R, 6))] for r in table]
+    assert np.allclose(csv, table["plating_current_density_A_m2"], rtol=1e-8, atol=0)  # CSV: 10 digits
+    assert np.abs(table["plating_current_density_A_m2"]).min() > 0
+    assert np.count_nonzero(field) < field.size / 2  # zero inside
+    assert np.count_nonzero(field) >= len(table)
