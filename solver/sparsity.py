@@ -31,7 +31,20 @@ _FALLBACK = None  # dolfinx.fem.petsc.create_matrix, while fast_create_matrix is
 def row_counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(diagonal-block, off-diagonal-block) non-zeros of every owned block row of a matrix on
     ``V`` x ``V`` (a C++ FunctionSpace) with the DOF couplings of the local ``cells`` (and every
-    diagonal entry)."""
+    diagonal entry): by :func:`_vertex_link_counts` where that applies, else by the sort."""
+    return _counts(V, cells)[:2]
+
+
+def _counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`row_counts`, and whether they are exact on any mesh (False: from the vertex links)."""
+    counted = _vertex_link_counts(V, cells)
+    if counted is not None:
+        return counted, np.zeros(counted.size, dtype=np.int64), False
+    return (*sorted_row_counts(V, cells), True)
+
+
+def sorted_row_counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`row_counts` by the sort of the DOF pairs (any element, any number of ranks)."""
     comm = V.mesh.comm
     imap = V.dofmap.index_map
     n_owned = imap.size_local
@@ -73,6 +86,63 @@ def row_counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         diagonal += np.bincount(row[inside], minlength=n_owned)
         off += np.bincount(row[~inside], minlength=n_owned)
     return diagonal, off
+
+
+def _vertex_link_counts(V, cells: np.ndarray) -> np.ndarray | None:
+    """The non-zeros of every row of a P1 matrix on all cells of a one-rank simplex mesh, without
+    a sort: from the number of cells and of boundary facets at each vertex, by Euler's formula for
+    the vertex's link (the vertices that share a cell with it).
+
+    In a mesh that is a manifold (with boundary) the link of an interior vertex of a tetrahedral
+    mesh is a triangulated sphere with one triangle per cell at the vertex, so it has ``c/2 + 2``
+    vertices; a boundary vertex's link is a triangulated disk whose rim has one edge per boundary
+    facet at the vertex, ``1 + (c + b)/2`` vertices. On triangles the link is a cycle (``c``
+    vertices) or a path (``c + 1``), on intervals ``c``. Every vertex of a P1 row is in its link,
+    and the row holds its diagonal as well. None (the sort is used) on more than one rank (cells
+    at a vertex may sit on another rank), on a subset of the cells, other elements or cells.
+
+    A mesh that is not a manifold (two regions that touch at a vertex or along an edge only) gets
+    wrong counts; the matrix made from them then allows new non-zeros (PETSc allocates them on
+    the first assembly and frees unused entries: slower, never a wrong matrix). 6.5M tetrahedra,
+    1.14M DOFs: 3.9 s by the sort on this project's 2-core machine -> see docs/performance.md,
+    change 26."""
+    mesh = V.mesh
+    topology = mesh.topology
+    tdim = topology.dim
+    if mesh.comm.size > 1 or len(topology.entity_types[-1]) != 1:
+        return None
+    cell_type = topology.cell_type
+    kinds = dolfinx.mesh.CellType
+    if cell_type not in (kinds.interval, kinds.triangle, kinds.tetrahedron):
+        return None
+    cell_map, vertex_map = topology.index_map(tdim), topology.index_map(0)
+    dofmap = np.asarray(V.dofmap.map())
+    n = V.dofmap.index_map.size_local
+    if (dofmap.shape[1] != tdim + 1 or n != vertex_map.size_local or V.dofmap.index_map.num_ghosts
+            or cells.size != cell_map.size_local):
+        return None  # not P1 (one DOF per vertex) on every cell of one rank
+    links = np.bincount(dofmap.reshape(-1), minlength=n)  # cells at each vertex
+    if tdim == 1:
+        return links + 1
+    if topology.connectivity(tdim - 1, tdim) is None or topology.connectivity(tdim, tdim - 1) is None:
+        from solver._dolfinx import create_facets
+
+        create_facets(mesh)
+        topology.create_connectivity(tdim, tdim - 1)
+    offsets = np.asarray(topology.connectivity(tdim - 1, tdim).offsets)
+    exterior = np.flatnonzero(np.diff(offsets) == 1)  # facets of one cell (one rank: the boundary)
+    cell = np.asarray(topology.connectivity(tdim - 1, tdim).array)[offsets[exterior]]
+    local = np.argmax(np.asarray(topology.connectivity(tdim, tdim - 1).array).reshape(-1, tdim + 1)[cell]
+                      == exterior[:, None], axis=1)  # the facet's index in its cell
+    facet_vertices = np.array([dolfinx.cpp.mesh.get_entity_vertices(cell_type, tdim - 1).links(k)
+                               for k in range(tdim + 1)])  # local facet -> its local vertices
+    on_facet = dofmap[cell[:, None], facet_vertices[local]]
+    boundary = np.bincount(on_facet.reshape(-1), minlength=n).astype(np.int64)  # boundary facets at each vertex
+    if tdim == 2:
+        neighbours = links + boundary // 2
+    else:
+        neighbours = (links + boundary + 1) // 2 + np.where(boundary > 0, 1, 2)
+    return 1 + neighbours
 
 
 def _exchange(comm, keys: np.ndarray, imap, size: int) -> np.ndarray:
@@ -146,7 +216,7 @@ def create_matrix(form, kind: str | None = None):
         return dolfinx.cpp.fem.petsc.create_matrix(form._cpp_object, kind)
     V = form._cpp_object.function_spaces[0]
     comm = V.mesh.comm
-    diagonal, off = row_counts(V, cells)
+    diagonal, off, exact = _counts(V, cells)
     imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
     A = PETSc.Mat().create(comm=comm)
     if kind is not None:
@@ -160,7 +230,7 @@ def create_matrix(form, kind: str | None = None):
     glob = np.asarray(imap.local_to_global(np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)))
     lgmap = PETSc.LGMap().create(glob.astype(PETSc.IntType), bsize=bs, comm=PETSc.COMM_SELF)
     A.setLGMap(lgmap, lgmap)
-    A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+    A.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, exact)  # see _vertex_link_counts
     A.setOption(PETSc.Mat.Option.KEEP_NONZERO_PATTERN, True)
     return A
 
