@@ -1,4 +1,4 @@
-"""Matrices for bilinear forms, preallocated from the dofmap by a sort instead of dolfinx's
+"""Matrices for bilinear forms, preallocated from the dofmap instead of dolfinx's
 ``SparsityPattern``.
 
 dolfinx creates a form's PETSc matrix by building its whole sparsity pattern (every cell's DOF
@@ -7,12 +7,13 @@ non-zeros of each row: the matrix is preallocated with those counts and its entr
 the first assembly. For a form whose two arguments share one function space and whose integrals
 are over cells and exterior facets (a facet's DOF pairs are its cell's), the counts follow from
 the distinct DOF pairs of the integrated cells: here each cell's pairs (i < j) are encoded as one
-64-bit key, sorted (numpy's SIMD sort) and counted, and pairs that touch another rank's rows are
-sent to that rank first. P1 on 6.5M tetrahedra (1.14M DOFs), one rank: 4.8 -> 1.5 s
-(docs/performance.md, change 25).
+64-bit key, sorted and counted, and pairs that touch another rank's rows are sent to that rank
+first (docs/performance.md, change 25). P1 on every cell of a one-rank simplex mesh needs no
+sort: each row's count follows from the number of cells and boundary facets at its vertex
+(:func:`_vertex_link_counts`, change 26; 6.5M tetrahedra, 1.14M DOFs: 3.6-3.8 s -> 0.16 s).
 
 The matrix is then made as ``dolfinx.la.petsc.create_matrix`` makes it (type from the options
-database, block size, local-to-global map, new non-zeros an error, the pattern kept). Any other
+database, block size, local-to-global map, new non-zeros an error after exact counts, the pattern kept). Any other
 form (two spaces, interior facets, mixed-domain forms) goes to dolfinx.
 """
 
@@ -89,23 +90,26 @@ def sorted_row_counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _vertex_link_counts(V, cells: np.ndarray) -> np.ndarray | None:
-    """The non-zeros of every row of a P1 matrix on all cells of a one-rank simplex mesh, without
-    a sort: from the number of cells and of boundary facets at each vertex, by Euler's formula for
-    the vertex's link (the vertices that share a cell with it).
+    """The non-zeros of every row of a P1 or P2 matrix on all cells of a one-rank simplex mesh,
+    without a sort: from the numbers of cells and of boundary facets at each vertex (and, for P2,
+    of cells at each edge), by Euler's formula for the vertex's link (the vertices and edges
+    opposite to it in its cells).
 
     In a mesh that is a manifold (with boundary) the link of an interior vertex of a tetrahedral
-    mesh is a triangulated sphere with one triangle per cell at the vertex, so it has ``c/2 + 2``
-    vertices; a boundary vertex's link is a triangulated disk whose rim has one edge per boundary
-    facet at the vertex, ``1 + (c + b)/2`` vertices. On triangles the link is a cycle (``c``
-    vertices) or a path (``c + 1``), on intervals ``c``. Every vertex of a P1 row is in its link,
-    and the row holds its diagonal as well. None (the sort is used) on more than one rank (cells
+    mesh is a triangulated sphere with one triangle per cell at the vertex (``c`` triangles), so it
+    has ``V = c/2 + 2`` vertices and ``E = 3c/2`` edges; a boundary vertex's link is a triangulated
+    disk whose rim has one edge per boundary facet at the vertex (``b``), ``V = 1 + (c + b)/2`` and
+    ``E = (3c + b)/2``. On triangles the link is a cycle (``V = E = c``) or a path (``V = c + 1``,
+    ``E = c``). A P1 row holds its vertex and ``V`` others; a P2 vertex row its vertex, ``V``
+    vertices, the ``V`` edges to them and the ``E`` link edges; a P2 edge row with ``k`` cells
+    around the edge holds ``3 + 4k`` DOFs inside (the cycle of opposite vertices), ``6 + 4k`` on the
+    boundary (a path), ``3 + 3k`` on triangles. None (the sort is used) on more than one rank (cells
     at a vertex may sit on another rank), on a subset of the cells, other elements or cells.
 
     A mesh that is not a manifold (two regions that touch at a vertex or along an edge only) gets
     wrong counts; the matrix made from them then allows new non-zeros (PETSc allocates them on
     the first assembly and frees unused entries: slower, never a wrong matrix). 6.5M tetrahedra,
-    1.14M DOFs: 3.9 s by the sort on this project's 2-core machine -> see docs/performance.md,
-    change 26."""
+    1.14M P1 DOFs: 3.9 s by the sort -> 0.12-0.15 s (docs/performance.md, change 26)."""
     mesh = V.mesh
     topology = mesh.topology
     tdim = topology.dim
@@ -118,10 +122,18 @@ def _vertex_link_counts(V, cells: np.ndarray) -> np.ndarray | None:
     cell_map, vertex_map = topology.index_map(tdim), topology.index_map(0)
     dofmap = np.asarray(V.dofmap.map())
     n = V.dofmap.index_map.size_local
-    if (dofmap.shape[1] != tdim + 1 or n != vertex_map.size_local or V.dofmap.index_map.num_ghosts
-            or cells.size != cell_map.size_local):
-        return None  # not P1 (one DOF per vertex) on every cell of one rank
-    links = np.bincount(dofmap.reshape(-1), minlength=n)  # cells at each vertex
+    nv = tdim + 1  # vertices of a cell
+    ne = nv * tdim // 2  # edges of a cell
+    if V.dofmap.index_map.num_ghosts or cells.size != cell_map.size_local:
+        return None  # not every cell of one rank
+    if dofmap.shape[1] == nv and n == vertex_map.size_local:
+        degree = 1
+    elif (tdim > 1 and dofmap.shape[1] == nv + ne and topology.index_map(1) is not None
+          and n == vertex_map.size_local + topology.index_map(1).size_local):
+        degree = 2  # a DOF at every vertex and every edge (vertex DOFs first in a cell, then edges)
+    else:
+        return None
+    links = np.bincount(dofmap[:, :nv].reshape(-1), minlength=n)  # cells at each vertex
     if tdim == 1:
         return links + 1
     if topology.connectivity(tdim - 1, tdim) is None or topology.connectivity(tdim, tdim - 1) is None:
@@ -132,17 +144,32 @@ def _vertex_link_counts(V, cells: np.ndarray) -> np.ndarray | None:
     offsets = np.asarray(topology.connectivity(tdim - 1, tdim).offsets)
     exterior = np.flatnonzero(np.diff(offsets) == 1)  # facets of one cell (one rank: the boundary)
     cell = np.asarray(topology.connectivity(tdim - 1, tdim).array)[offsets[exterior]]
-    local = np.argmax(np.asarray(topology.connectivity(tdim, tdim - 1).array).reshape(-1, tdim + 1)[cell]
+    local = np.argmax(np.asarray(topology.connectivity(tdim, tdim - 1).array).reshape(-1, nv)[cell]
                       == exterior[:, None], axis=1)  # the facet's index in its cell
-    facet_vertices = np.array([dolfinx.cpp.mesh.get_entity_vertices(cell_type, tdim - 1).links(k)
-                               for k in range(tdim + 1)])  # local facet -> its local vertices
-    on_facet = dofmap[cell[:, None], facet_vertices[local]]
-    boundary = np.bincount(on_facet.reshape(-1), minlength=n).astype(np.int64)  # boundary facets at each vertex
+    facet_vertices = dolfinx.cpp.mesh.get_entity_vertices(cell_type, tdim - 1)
+    facet_vertices = np.array([facet_vertices.links(k) for k in range(nv)])  # local facet -> local vertices
+    boundary = np.bincount(dofmap[cell[:, None], facet_vertices[local]].reshape(-1), minlength=n)
     if tdim == 2:
-        neighbours = links + boundary // 2
+        vertex_link = links + boundary // 2, links  # (V, E) of each vertex's link
     else:
-        neighbours = (links + boundary + 1) // 2 + np.where(boundary > 0, 1, 2)
-    return 1 + neighbours
+        v = (links + boundary + 1) // 2 + np.where(boundary > 0, 1, 2)
+        vertex_link = v, (3 * links + boundary + 1) // 2
+    if degree == 1:
+        return 1 + vertex_link[0]
+    counts = 1 + 2 * vertex_link[0] + vertex_link[1]  # edge rows are overwritten below
+    edge_vertices = dolfinx.cpp.mesh.get_entity_vertices(cell_type, 1)
+    edge_vertices = [set(edge_vertices.links(j)) for j in range(ne)]
+    facet_edges = np.array([[j for j, e in enumerate(edge_vertices) if e <= set(f)] for f in facet_vertices])
+    edge_dofs = dofmap[:, nv:]
+    around = np.bincount(edge_dofs.reshape(-1), minlength=n)  # cells at each edge (0 at vertex DOFs)
+    on_boundary = np.zeros(n, dtype=bool)
+    on_boundary[edge_dofs[cell[:, None], facet_edges[local]]] = True  # edges of the boundary facets
+    edge = around > 0
+    if tdim == 2:
+        counts[edge] = 3 + 3 * around[edge]
+    else:
+        counts[edge] = np.where(on_boundary[edge], 6, 3) + 4 * around[edge]
+    return counts
 
 
 def _exchange(comm, keys: np.ndarray, imap, size: int) -> np.ndarray:

@@ -6,6 +6,7 @@ import ufl
 
 from solver._dolfinx import MPI, PETSc, dolfinx
 from solver.arrays import distinct
+from solver._dolfinx import lagrange_space
 from solver.sparsity import create_matrix, fast_create_matrix, integrated_cells, row_counts
 
 
@@ -153,29 +154,31 @@ def _two_region_gmsh_mesh(comm):
 
 
 def test_vertex_link_counts_are_the_pattern_s_on_one_rank():
-    """On one rank, P1 on every cell of an interval, triangle or tetrahedron mesh: the counts from
-    the vertex links (no sort) are dolfinx's pattern's, and the matrix has no unused entry; a
-    subset of the cells, P2 or two ranks go to the sort."""
+    """On one rank, P1 and P2 on every cell of an interval, triangle or tetrahedron mesh: the counts
+    from the vertex links (no sort) are dolfinx's pattern's, and the matrix has no unused entry; a
+    subset of the cells, P3 or two ranks go to the sort."""
     from solver.sparsity import _vertex_link_counts
 
     for mesh in _manifold_meshes(MPI.COMM_SELF):
         tdim = mesh.topology.dim
-        for shape in (None, (tdim,)):
-            V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, shape) if shape else ("Lagrange", 1))
+        for degree, shape in ((1, None), (1, (tdim,)), (2, None)):
+            if degree == 2 and tdim == 1:
+                continue
+            V = lagrange_space(mesh, degree, shape)
             u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
             a = dolfinx.fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx + ufl.inner(u, v) * ufl.ds)
             counts = _vertex_link_counts(a._cpp_object.function_spaces[0], integrated_cells(a))
             assert counts is not None
-            assert np.array_equal(counts, _dolfinx_counts(a)[0]), (mesh.topology.cell_type, shape)
+            assert np.array_equal(counts, _dolfinx_counts(a)[0]), (mesh.topology.cell_type, degree, shape)
             A = create_matrix(a)
             dolfinx.fem.petsc.assemble_matrix(A, a)
             A.assemble()
             assert A.getInfo()["nz_unneeded"] == 0 and A.getInfo()["mallocs"] == 0
         half = np.arange(mesh.topology.index_map(tdim).size_local // 2, dtype=np.int32)
         assert _vertex_link_counts(V._cpp_object, half) is None
-    V2 = dolfinx.fem.functionspace(mesh, ("Lagrange", 2))
-    a2 = dolfinx.fem.form(ufl.inner(ufl.TrialFunction(V2), ufl.TestFunction(V2)) * ufl.dx)
-    assert _vertex_link_counts(V2._cpp_object, integrated_cells(a2)) is None
+    V3 = dolfinx.fem.functionspace(mesh, ("Lagrange", 3))
+    a3 = dolfinx.fem.form(ufl.inner(ufl.TrialFunction(V3), ufl.TestFunction(V3)) * ufl.dx)
+    assert _vertex_link_counts(V3._cpp_object, integrated_cells(a3)) is None
 
 
 @pytest.mark.mpi
