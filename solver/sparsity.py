@@ -40,7 +40,7 @@ def _counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """:func:`row_counts`, and whether they are exact on any mesh (False: from the vertex links)."""
     counted = _vertex_link_counts(V, cells)
     if counted is not None:
-        return counted, np.zeros(counted.size, dtype=np.int64), False
+        return (*counted, False)
     return (*sorted_row_counts(V, cells), True)
 
 
@@ -89,11 +89,11 @@ def sorted_row_counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return diagonal, off
 
 
-def _vertex_link_counts(V, cells: np.ndarray) -> np.ndarray | None:
-    """The non-zeros of every row of a P1 or P2 matrix on all cells of a one-rank simplex mesh,
-    without a sort: from the numbers of cells and of boundary facets at each vertex (and, for P2,
-    of cells at each edge), by Euler's formula for the vertex's link (the vertices and edges
-    opposite to it in its cells).
+def _vertex_link_counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(diagonal-block, off-diagonal-block) non-zeros of every owned row of a P1 or P2 matrix on
+    all cells of a simplex mesh, without sorting the DOF pairs: from the numbers of cells and of
+    boundary facets at each vertex (and, for P2, of cells at each edge), by Euler's formula for
+    the vertex's link (the vertices and edges opposite to it in its cells).
 
     In a mesh that is a manifold (with boundary) the link of an interior vertex of a tetrahedral
     mesh is a triangulated sphere with one triangle per cell at the vertex (``c`` triangles), so it
@@ -103,73 +103,121 @@ def _vertex_link_counts(V, cells: np.ndarray) -> np.ndarray | None:
     ``E = c``). A P1 row holds its vertex and ``V`` others; a P2 vertex row its vertex, ``V``
     vertices, the ``V`` edges to them and the ``E`` link edges; a P2 edge row with ``k`` cells
     around the edge holds ``3 + 4k`` DOFs inside (the cycle of opposite vertices), ``6 + 4k`` on the
-    boundary (a path), ``3 + 3k`` on triangles. None (the sort is used) on more than one rank (cells
-    at a vertex may sit on another rank), on a subset of the cells, other elements or cells.
+    boundary (a path), ``3 + 3k`` on triangles. The counts ``c``, ``b``, ``k`` are summed over the
+    ranks; rows near the partition's interface (whose couplings may be another rank's DOFs) are
+    counted by the sort, over the few cells around them. None (all by the sort) for a subset of
+    the cells, other elements or cells.
 
     A mesh that is not a manifold (two regions that touch at a vertex or along an edge only) gets
     wrong counts; the matrix made from them then allows new non-zeros (PETSc allocates them on
     the first assembly and frees unused entries: slower, never a wrong matrix). 6.5M tetrahedra,
-    1.14M P1 DOFs: 3.9 s by the sort -> 0.12-0.15 s (docs/performance.md, change 26)."""
+    1.14M P1 DOFs, one rank: 3.9 s by the sort -> 0.12-0.15 s (docs/performance.md, change 26)."""
     mesh = V.mesh
+    comm = mesh.comm
     topology = mesh.topology
     tdim = topology.dim
-    if mesh.comm.size > 1 or len(topology.entity_types[-1]) != 1:
+    degree = _link_degree(V, cells)
+    if not comm.allreduce(degree is not None, op=MPI.LAND):
         return None
     cell_type = topology.cell_type
-    kinds = dolfinx.mesh.CellType
-    if cell_type not in (kinds.interval, kinds.triangle, kinds.tetrahedron):
-        return None
-    cell_map, vertex_map = topology.index_map(tdim), topology.index_map(0)
-    dofmap = np.asarray(V.dofmap.map())
-    n = V.dofmap.index_map.size_local
+    imap = V.dofmap.index_map
+    n, local_size = imap.size_local, imap.size_local + imap.num_ghosts
     nv = tdim + 1  # vertices of a cell
     ne = nv * tdim // 2  # edges of a cell
-    if V.dofmap.index_map.num_ghosts or cells.size != cell_map.size_local:
-        return None  # not every cell of one rank
-    if dofmap.shape[1] == nv and n == vertex_map.size_local:
-        degree = 1
-    elif (tdim > 1 and dofmap.shape[1] == nv + ne and topology.index_map(1) is not None
-          and n == vertex_map.size_local + topology.index_map(1).size_local):
-        degree = 2  # a DOF at every vertex and every edge (vertex DOFs first in a cell, then edges)
-    else:
-        return None
-    links = np.bincount(dofmap[:, :nv].reshape(-1), minlength=n)  # cells at each vertex
-    if tdim == 1:
-        return links + 1
-    if topology.connectivity(tdim - 1, tdim) is None or topology.connectivity(tdim, tdim - 1) is None:
-        from solver._dolfinx import create_facets
+    cell_dofs = np.asarray(V.dofmap.map())  # owned and ghost cells
+    dofmap = cell_dofs[:topology.index_map(tdim).size_local]  # the owned cells
 
-        create_facets(mesh)
-        topology.create_connectivity(tdim, tdim - 1)
-    offsets = np.asarray(topology.connectivity(tdim - 1, tdim).offsets)
-    exterior = np.flatnonzero(np.diff(offsets) == 1)  # facets of one cell (one rank: the boundary)
-    cell = np.asarray(topology.connectivity(tdim - 1, tdim).array)[offsets[exterior]]
-    local = np.argmax(np.asarray(topology.connectivity(tdim, tdim - 1).array).reshape(-1, nv)[cell]
-                      == exterior[:, None], axis=1)  # the facet's index in its cell
-    facet_vertices = dolfinx.cpp.mesh.get_entity_vertices(cell_type, tdim - 1)
-    facet_vertices = np.array([facet_vertices.links(k) for k in range(nv)])  # local facet -> local vertices
-    boundary = np.bincount(dofmap[cell[:, None], facet_vertices[local]].reshape(-1), minlength=n)
-    if tdim == 2:
-        vertex_link = links + boundary // 2, links  # (V, E) of each vertex's link
+    def summed(local: np.ndarray) -> np.ndarray:
+        """Per owned DOF, the sum over the ranks of a count made per local DOF."""
+        if comm.size == 1:
+            return np.asarray(local[:n], dtype=np.int64)
+        vector = dolfinx.la.vector(imap, 1, dtype=np.float64)
+        vector.array[:] = local
+        vector.scatter_reverse(dolfinx.la.InsertMode.add)
+        return np.rint(vector.array[:n]).astype(np.int64)
+
+    links = summed(np.bincount(dofmap[:, :nv].reshape(-1), minlength=local_size))  # cells at each vertex
+    if tdim == 1:
+        counts = links + 1
     else:
-        v = (links + boundary + 1) // 2 + np.where(boundary > 0, 1, 2)
-        vertex_link = v, (3 * links + boundary + 1) // 2
-    if degree == 1:
-        return 1 + vertex_link[0]
-    counts = 1 + 2 * vertex_link[0] + vertex_link[1]  # edge rows are overwritten below
-    edge_vertices = dolfinx.cpp.mesh.get_entity_vertices(cell_type, 1)
-    edge_vertices = [set(edge_vertices.links(j)) for j in range(ne)]
-    facet_edges = np.array([[j for j, e in enumerate(edge_vertices) if e <= set(f)] for f in facet_vertices])
-    edge_dofs = dofmap[:, nv:]
-    around = np.bincount(edge_dofs.reshape(-1), minlength=n)  # cells at each edge (0 at vertex DOFs)
-    on_boundary = np.zeros(n, dtype=bool)
-    on_boundary[edge_dofs[cell[:, None], facet_edges[local]]] = True  # edges of the boundary facets
-    edge = around > 0
-    if tdim == 2:
-        counts[edge] = 3 + 3 * around[edge]
-    else:
-        counts[edge] = np.where(on_boundary[edge], 6, 3) + 4 * around[edge]
-    return counts
+        if comm.allreduce(topology.connectivity(tdim - 1, tdim) is None
+                          or topology.connectivity(tdim, tdim - 1) is None, op=MPI.LOR):
+            from solver._dolfinx import create_facets
+
+            create_facets(mesh)
+            topology.create_connectivity(tdim, tdim - 1)
+        offsets = np.asarray(topology.connectivity(tdim - 1, tdim).offsets)
+        exterior = dolfinx.cpp.mesh.exterior_facet_indices(topology)  # owned, not the partition's interface
+        cell = np.asarray(topology.connectivity(tdim - 1, tdim).array)[offsets[exterior]]  # maybe a ghost
+        local = np.argmax(np.asarray(topology.connectivity(tdim, tdim - 1).array).reshape(-1, nv)[cell]
+                          == exterior[:, None], axis=1)  # the facet's index in its cell
+        facet_vertices = dolfinx.cpp.mesh.get_entity_vertices(cell_type, tdim - 1)
+        facet_vertices = np.array([facet_vertices.links(k) for k in range(nv)])  # local facet -> local vertices
+        boundary = summed(np.bincount(cell_dofs[cell[:, None], facet_vertices[local]].reshape(-1),
+                                      minlength=local_size))  # boundary facets at each vertex
+        if tdim == 2:
+            link_vertices, link_edges = links + boundary // 2, links
+        else:
+            link_vertices = (links + boundary + 1) // 2 + np.where(boundary > 0, 1, 2)
+            link_edges = (3 * links + boundary + 1) // 2
+        if degree == 1:
+            counts = 1 + link_vertices
+        else:
+            counts = 1 + 2 * link_vertices + link_edges  # edge rows are overwritten below
+            edge_vertices = dolfinx.cpp.mesh.get_entity_vertices(cell_type, 1)
+            edge_vertices = [set(edge_vertices.links(j)) for j in range(ne)]
+            facet_edges = np.array([[j for j, e in enumerate(edge_vertices) if e <= set(f)] for f in facet_vertices])
+            edge_dofs = dofmap[:, nv:]
+            around = summed(np.bincount(edge_dofs.reshape(-1), minlength=local_size))  # cells at each edge
+            on_boundary = summed(np.bincount(cell_dofs[:, nv:][cell[:, None], facet_edges[local]].reshape(-1),
+                                             minlength=local_size)) > 0  # edges of the boundary facets
+            edge = around > 0
+            if tdim == 2:
+                counts[edge] = 3 + 3 * around[edge]
+            else:
+                counts[edge] = np.where(on_boundary[edge], 6, 3) + 4 * around[edge]
+    if comm.size == 1:
+        return counts, np.zeros(n, dtype=np.int64)
+    # In parallel a row couples to other ranks' DOFs only near the partition's interface: rows with
+    # cells on another rank or in a cell with a ghost DOF. Those rows are counted by the sort, over
+    # the cells that hold them or a ghost DOF (on every rank, so every cell at such a row is there);
+    # every other row's DOFs are all owned here.
+    at_local = np.bincount(dofmap.reshape(-1), minlength=local_size)
+    touched = np.zeros(local_size, dtype=bool)
+    touched[dofmap[(dofmap >= n).any(axis=1)].reshape(-1)] = True
+    interface = touched[:n] | (at_local[:n] != summed(at_local))
+    marked = np.ones(local_size, dtype=bool)
+    marked[:n] = interface
+    near = np.flatnonzero(marked[dofmap].any(axis=1)).astype(np.int32)
+    diagonal, off = sorted_row_counts(V, near)
+    diagonal[~interface] = counts[~interface]
+    off[~interface] = 0
+    return diagonal, off
+
+
+def _link_degree(V, cells: np.ndarray) -> int | None:
+    """1 or 2 where :func:`_vertex_link_counts` applies on this rank (a P1 or P2 Lagrange space on a
+    simplex mesh of one cell type, ``cells`` all the owned cells), else None."""
+    topology = V.mesh.topology
+    tdim = topology.dim
+    kinds = dolfinx.mesh.CellType
+    if len(topology.entity_types[-1]) != 1 or topology.cell_type not in (kinds.interval, kinds.triangle,
+                                                                          kinds.tetrahedron):
+        return None
+    n_cells = topology.index_map(tdim).size_local
+    if cells.size != n_cells or (cells.size and int(cells.max()) >= n_cells):
+        return None
+    imap, vertices = V.dofmap.index_map, topology.index_map(0)
+    per_cell = np.asarray(V.dofmap.map()).shape[1]
+    nv = tdim + 1
+    if per_cell == nv and (imap.size_local, imap.num_ghosts) == (vertices.size_local, vertices.num_ghosts):
+        return 1
+    edges = topology.index_map(1) if tdim > 1 else None
+    if (edges is not None and per_cell == nv + nv * tdim // 2
+            and (imap.size_local, imap.num_ghosts) == (vertices.size_local + edges.size_local,
+                                                       vertices.num_ghosts + edges.num_ghosts)):
+        return 2  # a DOF at every vertex and every edge (a cell's vertex DOFs first, then its edges')
+    return None
 
 
 def _exchange(comm, keys: np.ndarray, imap, size: int) -> np.ndarray:
