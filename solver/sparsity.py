@@ -8,9 +8,10 @@ the first assembly. For a form whose two arguments share one function space and 
 are over cells and exterior facets (a facet's DOF pairs are its cell's), the counts follow from
 the distinct DOF pairs of the integrated cells: here each cell's pairs (i < j) are encoded as one
 64-bit key, sorted and counted, and pairs that touch another rank's rows are sent to that rank
-first (docs/performance.md, change 25). P1 on every cell of a one-rank simplex mesh needs no
-sort: each row's count follows from the number of cells and boundary facets at its vertex
-(:func:`_vertex_link_counts`, change 26; 6.5M tetrahedra, 1.14M DOFs: 3.6-3.8 s -> 0.16 s).
+first (docs/performance.md, change 25). P1 and P2 on every cell of a simplex mesh need no sort
+(but at the partition's interface): each row's count follows from the numbers of cells and
+boundary facets at its vertex, or of cells around its edge (:func:`_vertex_link_counts`, change
+26; 6.5M tetrahedra, 1.14M DOFs, one rank: 3.6-3.8 s -> 0.16 s).
 
 The matrix is then made as ``dolfinx.la.petsc.create_matrix`` makes it (type from the options
 database, block size, local-to-global map, new non-zeros an error after exact counts, the pattern kept). Any other
