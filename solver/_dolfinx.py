@@ -118,6 +118,63 @@ def create_mesh_in_file_order(comm, cells, domain, x):
     return dolfinx.mesh.Mesh(mesh_type(comm, topology, geometry), domain)
 
 
+_INDEX_MAP_TAG = 7301  # the MPI tag of the index maps built from kept parts
+
+
+def mesh_parts(mesh) -> dict:
+    """This rank's part of a degree-1 mesh as plain arrays (index maps by their owned size, ghosts
+    and ghost owners; the cells in local vertex numbers; the file's cell index; the geometry's
+    index map, dofmap, nodes and their file index), from which :func:`mesh_from_parts` builds the
+    same distributed mesh again on as many ranks."""
+    import numpy as np
+
+    topology, geometry = mesh.topology, mesh.geometry
+    tdim = topology.dim
+    parts = {"gdim": np.int64(geometry.dim)}
+    for name, imap in (("vertex", topology.index_map(0)), ("cell", topology.index_map(tdim)),
+                       ("node", geometry.index_map())):
+        parts[f"{name}_size"] = np.int64(imap.size_local)
+        parts[f"{name}_ghosts"] = np.asarray(imap.ghosts, dtype=np.int64)
+        parts[f"{name}_owners"] = np.asarray(imap.owners, dtype=np.int32)
+    parts["cells"] = np.asarray(topology.connectivity(tdim, 0).array, dtype=np.int32)
+    parts["original_index"] = np.asarray(topology.original_cell_index, dtype=np.int64)
+    parts["dofmap"] = np.asarray(geometry.dofmaps[0], dtype=np.int32)
+    parts["x"] = np.asarray(geometry.x[:, :geometry.dim])
+    parts["input_global"] = np.asarray(geometry.input_global_indices, dtype=np.int64)
+    return parts
+
+
+def mesh_from_parts(comm, parts, domain):
+    """The mesh whose parts :func:`mesh_parts` gave, on the same number of ranks, built from the
+    ``Topology``, ``Geometry`` and ``Mesh`` constructors: no partition, dual graph, reordering or
+    vertex numbering (what ``create_mesh`` spends its time on). Degree-1 Lagrange geometry only."""
+    import numpy as np
+
+    element = domain.ufl_coordinate_element().basix_element
+    cmap = dolfinx.fem.coordinate_element(element)
+    if cmap.degree != 1:
+        raise ValueError("mesh_from_parts takes degree-1 cells only")
+    common = dolfinx.cpp.common
+
+    def index_map(name):
+        return common.IndexMap(comm, int(parts[f"{name}_size"]), np.ascontiguousarray(parts[f"{name}_ghosts"]),
+                               np.ascontiguousarray(parts[f"{name}_owners"]), _INDEX_MAP_TAG)
+
+    vertices, cells_map, nodes = index_map("vertex"), index_map("cell"), index_map("node")
+    cell_type = dolfinx.mesh.to_type(element.cell_type.name)
+    per_cell = dolfinx.cpp.mesh.cell_num_vertices(cell_type)
+    cells = np.ascontiguousarray(parts["cells"], dtype=np.int32)
+    offsets = np.arange(0, cells.size + 1, per_cell, dtype=np.int32)
+    topology = dolfinx.cpp.mesh.Topology(cell_type, vertices, cells_map, dolfinx.cpp.graph.AdjacencyList_int32(cells, offsets),
+                                         np.ascontiguousarray(parts["original_index"], dtype=np.int64))
+    x = np.ascontiguousarray(parts["x"], dtype=np.dtype(cmap.dtype))
+    geometry_type = dolfinx.cpp.mesh.Geometry_float64 if x.dtype == np.float64 else dolfinx.cpp.mesh.Geometry_float32
+    geometry = geometry_type(nodes, np.ascontiguousarray(parts["dofmap"], dtype=np.int32), cmap._cpp_object, x,
+                             np.ascontiguousarray(parts["input_global"], dtype=np.int64))
+    mesh_type = dolfinx.cpp.mesh.Mesh_float64 if x.dtype == np.float64 else dolfinx.cpp.mesh.Mesh_float32
+    return dolfinx.mesh.Mesh(mesh_type(comm, topology, geometry), domain)
+
+
 def entity_threads(comm) -> int:
     """Threads for ``Topology.create_entities`` on each rank: the cores this process may run on,
     shared among the ranks of ``comm`` on the same node; 0 (no threads: dolfinx's one-thread radix

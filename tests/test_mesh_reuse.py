@@ -419,3 +419,66 @@ def test_lagrange_space_creates_the_dof_entities_first_and_gives_dolfinx_space(c
     f.interpolate(expr)
     g.interpolate(expr)
     assert np.allclose(f.x.array, g.x.array, rtol=0, atol=1e-14)
+
+
+@pytest.mark.mpi
+def test_a_parallel_read_keeps_the_distributed_mesh_for_the_next(tmp_path, monkeypatch):
+    """On more than one rank the first read also keeps each rank's part of the mesh; the next read
+    builds the mesh from those parts without create_mesh, the same distributed mesh (every part,
+    facets, volume and boundary area, the same P1 stiffness matrix); a part that cannot be read
+    on any rank sends every rank back to create_mesh."""
+    import numpy as np
+    import ufl
+    from dolfinx.io import XDMFFile
+
+    import solver._dolfinx
+    from meshes.store import KeptPartition, read_mesh
+    from solver._dolfinx import create_facets, dolfinx, mesh_parts
+
+    comm = MPI.COMM_WORLD
+    created = []
+    original = solver._dolfinx.create_mesh
+    monkeypatch.setattr(solver._dolfinx, "create_mesh", lambda *a, **k: created.append(1) or original(*a, **k))
+    path = _shared(tmp_path) / "bud.xdmf"
+    raw = bud_scenario("3d", 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=1, degree=1)
+    raw["mesh"]["save"] = str(path)
+    study.build_domain(cases_from_dict(raw)[0], comm)
+
+    def read():
+        created.clear()
+        with XDMFFile(comm, str(path), "r") as f:
+            mesh = read_mesh(f, comm, path)
+        tdim = mesh.topology.dim
+        parts = mesh_parts(mesh)
+        create_facets(mesh)
+        V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+        A = dolfinx.fem.assemble_matrix(dolfinx.fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx))
+        A.scatter_reverse()
+        one = dolfinx.fem.Constant(mesh, 1.0)
+        sums = [comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(one * m)), op=MPI.SUM)
+                for m in (ufl.dx(domain=mesh), ufl.ds(domain=mesh))]
+        facets = mesh.topology.index_map(tdim - 1).size_global
+        exterior = comm.allreduce(int(np.sum(dolfinx.mesh.exterior_facet_indices(mesh.topology)
+                                             < mesh.topology.index_map(tdim - 1).size_local)))
+        frobenius = np.sqrt(comm.allreduce(A.squared_norm(), op=MPI.SUM))
+        return len(created), parts, (facets, exterior, V.dofmap.index_map.size_global), sums, frobenius
+
+    first = read()
+    assert first[0] == (1 if comm.size > 1 else 0)  # one rank: create_mesh_in_file_order
+    again = read()
+    assert again[0] == 0
+    assert set(again[1]) == set(first[1])
+    for key in first[1]:
+        assert np.array_equal(again[1][key], first[1][key]), key
+    assert again[2] == first[2] and first[2][1] > 0
+    assert np.allclose(again[3], first[3], rtol=1e-14) and first[3][1] > 0
+    assert np.isclose(again[4], first[4], rtol=1e-14)
+    if comm.size > 1:
+        kept = KeptPartition(path, comm)
+        comm.barrier()
+        if comm.rank == comm.size - 1:
+            kept._mesh_file(comm.rank).write_bytes(b"not a kept mesh")
+        comm.barrier()
+        third = read()
+        assert third[0] == 1 and third[2] == first[2]
