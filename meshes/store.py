@@ -85,8 +85,8 @@ def read_mesh(f, comm, path: Path | None = None):
     (which avoids nanobind's row-by-row trial of the mixed-topology overloads), and on one rank
     without the graph partition that ``read_mesh`` always runs. 6.5M tetrahedra, 1 rank: 33 s ->
     11 s (``bench/mesh_read.py``). In parallel, with ``path`` (the file ``f`` reads), the partition
-    is kept next to the file and used again by the next read on as many ranks
-    (:class:`KeptPartition`). On one rank, a degree-1 mesh is built in the file's cell order
+    and each rank's part of a degree-1 mesh are kept next to the file, and the next read on as
+    many ranks builds the mesh from those parts (:class:`KeptPartition`). On one rank, a degree-1 mesh is built in the file's cell order
     (:func:`solver._dolfinx.create_mesh_in_file_order`: no dual graph, no reordering), which is
     dolfinx's order for a file written from a dolfinx mesh (``write_xdmf``). Coordinate elements
     other than Lagrange (serendipity) go through ``f.read_mesh``."""
@@ -149,6 +149,8 @@ class KeptPartition:
     does not match the file or the way it is read is not used. Written into a private folder and
     renamed into place; where the folder cannot be written, nothing is kept. At 6.5M tetrahedra on
     2 ranks the reuse skips the distributed dual graph and SCOTCH (docs/performance.md, change 18).
+    The same folder holds each rank's part of the mesh built from it (``mesh-<rank>.npz``,
+    :meth:`keep_mesh`), which the next read builds the mesh from (:meth:`read_mesh`, change 27).
     """
 
     def __init__(self, path: Path, comm):
