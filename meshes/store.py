@@ -86,7 +86,8 @@ def read_mesh(f, comm, path: Path | None = None):
     without the graph partition that ``read_mesh`` always runs. 6.5M tetrahedra, 1 rank: 33 s ->
     11 s (``bench/mesh_read.py``). In parallel, with ``path`` (the file ``f`` reads), the partition
     and each rank's part of a degree-1 mesh are kept next to the file, and the next read on as
-    many ranks builds the mesh from those parts (:class:`KeptPartition`). On one rank, a degree-1 mesh is built in the file's cell order
+    many ranks builds the mesh from those parts (:class:`KeptPartition`). On one rank, a degree-1
+    mesh is built in the file's cell order
     (:func:`solver._dolfinx.create_mesh_in_file_order`: no dual graph, no reordering), which is
     dolfinx's order for a file written from a dolfinx mesh (``write_xdmf``). Coordinate elements
     other than Lagrange (serendipity) go through ``f.read_mesh``."""
@@ -124,12 +125,6 @@ def read_mesh(f, comm, path: Path | None = None):
                 kept.keep_mesh(comm, mesh)
     mesh.name = "mesh"
     return mesh
-
-
-def np_load(path: Path):
-    import numpy as np
-
-    return np.load(path, allow_pickle=False)
 
 
 def _shared_facet_partitioner():
@@ -206,12 +201,14 @@ class KeptPartition:
     def read_mesh(self, comm, domain_of):
         """The distributed mesh kept by an earlier read on as many ranks (:meth:`keep_mesh`), or
         None on every rank where any rank's part is missing or was made from another file."""
+        import numpy as np
+
         from solver._dolfinx import MPI, mesh_from_parts
 
         parts = None
         if self.usable:
             try:
-                with np_load(self._mesh_file(comm.rank)) as data:
+                with np.load(self._mesh_file(comm.rank), allow_pickle=False) as data:
                     parts = {key: data[key] for key in data.files}
                 if json.loads(str(parts.pop("stamp"))) != dict(self.stamp, rank=comm.rank):
                     parts = None
@@ -223,16 +220,16 @@ class KeptPartition:
 
     def keep_mesh(self, comm, mesh) -> None:
         """After :meth:`keep` (collective): each rank's part of the mesh goes into the kept
-        partition's folder, for :meth:`read_mesh` (6.5M tetrahedra on 2 ranks: the read's
-        ``create_mesh`` 6.3-7.7 s -> see docs/performance.md, change 27)."""
+        partition's folder, for :meth:`read_mesh` (6.5M tetrahedra on 2 ranks: the read with facets
+        and tags 11.2 -> 3.4 s, docs/performance.md, change 27)."""
+        import numpy as np
+
         from solver._dolfinx import MPI, mesh_parts
 
         comm.barrier()  # rank 0 has put the folder in place
         ok = self.stamp is not None and (self.folder / "kept.json").is_file()
         if not comm.allreduce(ok, op=MPI.LAND):
             return
-        import numpy as np
-
         target = self._mesh_file(comm.rank)
         partial = target.with_name(f"{target.stem}.partial-{os.getpid()}.npz")
         try:

@@ -165,7 +165,8 @@ def mesh_from_parts(comm, parts, domain):
     per_cell = dolfinx.cpp.mesh.cell_num_vertices(cell_type)
     cells = np.ascontiguousarray(parts["cells"], dtype=np.int32)
     offsets = np.arange(0, cells.size + 1, per_cell, dtype=np.int32)
-    topology = dolfinx.cpp.mesh.Topology(cell_type, vertices, cells_map, dolfinx.cpp.graph.AdjacencyList_int32(cells, offsets),
+    adjacency = dolfinx.cpp.graph.AdjacencyList_int32(cells, offsets)
+    topology = dolfinx.cpp.mesh.Topology(cell_type, vertices, cells_map, adjacency,
                                          np.ascontiguousarray(parts["original_index"], dtype=np.int64))
     x = np.ascontiguousarray(parts["x"], dtype=np.dtype(cmap.dtype))
     geometry_type = dolfinx.cpp.mesh.Geometry_float64 if x.dtype == np.float64 else dolfinx.cpp.mesh.Geometry_float32

@@ -14,8 +14,8 @@ boundary facets at its vertex, or of cells around its edge (:func:`_vertex_link_
 26; 6.5M tetrahedra, 1.14M DOFs, one rank: 3.6-3.8 s -> 0.16 s).
 
 The matrix is then made as ``dolfinx.la.petsc.create_matrix`` makes it (type from the options
-database, block size, local-to-global map, new non-zeros an error after exact counts, the pattern kept). Any other
-form (two spaces, interior facets, mixed-domain forms) goes to dolfinx.
+database, block size, local-to-global map, new non-zeros an error after exact counts, the
+pattern kept). Any other form (two spaces, interior facets, mixed-domain forms) goes to dolfinx.
 """
 
 from __future__ import annotations
