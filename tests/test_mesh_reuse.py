@@ -422,7 +422,8 @@ def test_lagrange_space_creates_the_dof_entities_first_and_gives_dolfinx_space(c
 
 
 @pytest.mark.mpi
-def test_a_parallel_read_keeps_the_distributed_mesh_for_the_next(tmp_path, monkeypatch):
+@pytest.mark.parametrize("dimension", ["2d", "3d"])
+def test_a_parallel_read_keeps_the_distributed_mesh_for_the_next(tmp_path, monkeypatch, dimension):
     """On more than one rank the first read also keeps each rank's part of the mesh; the next read
     builds the mesh from those parts without create_mesh, the same distributed mesh (every part,
     facets, volume and boundary area, the same P1 stiffness matrix); a part that cannot be read
@@ -440,7 +441,7 @@ def test_a_parallel_read_keeps_the_distributed_mesh_for_the_next(tmp_path, monke
     original = solver._dolfinx.create_mesh
     monkeypatch.setattr(solver._dolfinx, "create_mesh", lambda *a, **k: created.append(1) or original(*a, **k))
     path = _shared(tmp_path) / "bud.xdmf"
-    raw = bud_scenario("3d", 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=1, degree=1)
+    raw = bud_scenario(dimension, 2 * R, R, 8 * R, 8 * R, R / 2, 1.5 * R, 4 * R, order=1, degree=1)
     raw["mesh"]["save"] = str(path)
     study.build_domain(cases_from_dict(raw)[0], comm)
 
