@@ -24,7 +24,7 @@ import contextlib
 
 import numpy as np
 
-from solver._dolfinx import MPI, PETSc, dolfinx
+from solver._dolfinx import MPI, PETSc, create_facets, dolfinx
 from solver.arrays import distinct
 
 _FALLBACK = None  # dolfinx.fem.petsc.create_matrix, while fast_create_matrix is active
@@ -143,8 +143,6 @@ def _vertex_link_counts(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     else:
         if comm.allreduce(topology.connectivity(tdim - 1, tdim) is None
                           or topology.connectivity(tdim, tdim - 1) is None, op=MPI.LOR):
-            from solver._dolfinx import create_facets
-
             create_facets(mesh)
             topology.create_connectivity(tdim, tdim - 1)
         offsets = np.asarray(topology.connectivity(tdim - 1, tdim).offsets)
